@@ -1,0 +1,20 @@
+// The three GEMMs of a linear layer, in exact numerics (canonical order, DESIGN.md) or fast numerics (BLAS).
+//
+// All matrices are row-major and contiguous; outputs are overwritten. In exact mode every output element is
+// bit-identical to parity::canonical_dot over the reduction index (then + bias), whatever the thread count.
+#pragma once
+
+namespace parity {
+
+enum class Numerics { exact, fast };
+
+// Y[N,O] = X[N,K] · W[O,K]^T, reduction over K; then Y += bias[o] (after the reduction) if bias != nullptr.
+void gemm_xwt(Numerics, const float* X, const float* W, const float* bias, float* Y, long N, long K, long O);
+
+// dX[N,K] = dY[N,O] · W[O,K], reduction over O.
+void gemm_dyw(Numerics, const float* dY, const float* W, float* dX, long N, long O, long K);
+
+// dW[O,K] = dY[N,O]^T · X[N,K], reduction over N.
+void gemm_dytx(Numerics, const float* dY, const float* X, float* dW, long N, long O, long K);
+
+}  // namespace parity

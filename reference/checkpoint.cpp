@@ -1,0 +1,106 @@
+#include "reference/checkpoint.hpp"
+
+#include "reference/error.hpp"
+#include "reference/h5io.hpp"
+
+namespace parity {
+
+namespace {
+std::vector<hsize_t> dims_of(const TensorInfo& t) { return {t.file_shape.begin(), t.file_shape.end()}; }
+
+void write_tensors(H5Writer& w, const std::string& group, const ParamLayout& layout, const float* flat) {
+  std::vector<float> buf;
+  for (const auto& t : layout.tensors()) {
+    buf.resize(layout.file_size(t));
+    layout.to_file(t, flat + t.offset, buf.data());
+    w.write(group + t.name, buf.data(), dims_of(t));
+  }
+}
+
+void read_tensors(const H5Reader& r, const std::string& path, const std::string& group, const ParamLayout& layout,
+                  float* flat) {
+  for (const auto& t : layout.tensors()) {
+    const std::string name = group + t.name;
+    if (!r.has(name)) throw Error("checkpoint " + path + " lacks " + name);
+    if (r.dims(name) != dims_of(t)) throw Error("checkpoint " + path + ": " + name + " has the wrong shape");
+    const std::vector<float> buf = r.read_float(name);
+    layout.from_file(t, buf.data(), flat + t.offset);
+  }
+}
+
+void write_run_shape(H5Writer& w, const TrainConfig& c) {
+  w.attr("/", "format", std::string("parity-checkpoint-1"));
+  w.attr("/", "seed", static_cast<int64_t>(c.seed));
+  w.attr("/", "layers", static_cast<int64_t>(c.model.L));
+  w.attr("/", "channels", static_cast<int64_t>(c.model.C));
+  w.attr("/", "heads", static_cast<int64_t>(c.model.H));
+  w.attr("/", "seq_len", static_cast<int64_t>(c.model.T));
+  w.attr("/", "vocab", static_cast<int64_t>(c.model.V));
+  w.attr("/", "micro_batches", static_cast<int64_t>(c.micro_batches));
+  w.attr("/", "micro_batch_size", static_cast<int64_t>(c.micro_batch_size));
+  w.attr("/", "data", c.data);
+  w.attr("/", "precision", c.precision);
+}
+}  // namespace
+
+void save_checkpoint(const std::string& path, const TrainConfig& c, const ParamLayout& layout, const TrainState& s) {
+  H5Writer w(path);
+  write_run_shape(w, c);
+  w.attr("/", "step", static_cast<int64_t>(s.step));
+  // The next step reads global rows from here on (DESIGN.md: the data position).
+  w.attr("/", "data_row", static_cast<int64_t>(s.step * c.micro_batches * c.micro_batch_size));
+  w.attr("/", "loss_scale", 1.0);
+  write_tensors(w, "/params/", layout, s.params.data());
+  write_tensors(w, "/adam/m/", layout, s.m.data());
+  write_tensors(w, "/adam/v/", layout, s.v.data());
+  w.commit();
+}
+
+void load_checkpoint(const std::string& path, const TrainConfig& c, const ParamLayout& layout, TrainState& s) {
+  H5Reader r(path);
+  if (!r.has_attr("/", "format") || r.attr_string("/", "format") != "parity-checkpoint-1")
+    throw Error("checkpoint " + path + " is not a parity checkpoint (no format attribute 'parity-checkpoint-1')");
+  auto expect = [&](const char* key, int64_t want) {
+    const int64_t got = r.attr_int("/", key);
+    if (got != want)
+      throw Error("checkpoint " + path + " does not match this run: " + key + " is " + std::to_string(got) +
+                  " in the file, " + std::to_string(want) + " here");
+  };
+  expect("seed", static_cast<int64_t>(c.seed));
+  expect("layers", c.model.L);
+  expect("channels", c.model.C);
+  expect("heads", c.model.H);
+  expect("seq_len", c.model.T);
+  expect("vocab", c.model.V);
+  expect("micro_batches", c.micro_batches);
+  expect("micro_batch_size", c.micro_batch_size);
+  if (r.attr_string("/", "data") != c.data)
+    throw Error("checkpoint " + path + " does not match this run: data is '" + r.attr_string("/", "data") +
+                "' in the file, '" + c.data + "' here");
+  s.step = r.attr_int("/", "step");
+  if (s.step < 0 || s.step > c.steps)
+    throw Error("checkpoint " + path + " is at step " + std::to_string(s.step) + ", beyond --steps " +
+                std::to_string(c.steps));
+  s.params.assign(layout.total(), 0.0f);
+  s.m.assign(layout.total(), 0.0f);
+  s.v.assign(layout.total(), 0.0f);
+  read_tensors(r, path, "/params/", layout, s.params.data());
+  read_tensors(r, path, "/adam/m/", layout, s.m.data());
+  read_tensors(r, path, "/adam/v/", layout, s.v.data());
+}
+
+void write_grad_dump(const std::string& path, const TrainConfig& c, const ParamLayout& layout, const float* grads,
+                     const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets, float loss, long step) {
+  H5Writer w(path);
+  write_run_shape(w, c);
+  w.attr("/", "step", static_cast<int64_t>(step));
+  w.attr("/", "loss", static_cast<double>(loss));
+  w.attr("/", "note", std::string("gradients of the mean loss before clipping, fp32, file layout"));
+  const hsize_t rows = static_cast<hsize_t>(c.micro_batches * c.micro_batch_size);
+  w.write("/batch/inputs", inputs.data(), {rows, static_cast<hsize_t>(c.model.T)});
+  w.write("/batch/targets", targets.data(), {rows, static_cast<hsize_t>(c.model.T)});
+  write_tensors(w, "/grads/", layout, grads);
+  w.commit();
+}
+
+}  // namespace parity

@@ -1,0 +1,62 @@
+#include "reference/results.hpp"
+
+#include "reference/h5io.hpp"
+#include "reference/provenance.hpp"
+
+namespace parity {
+
+void write_results(const std::string& path, const TrainConfig& c, const std::string& run_id,
+                   const std::vector<StepRecord>& steps) {
+  H5Writer w(path);
+  const std::string g = "/runs/" + run_id;
+  const Provenance p = collect_provenance();
+  w.attr("/", "format", std::string("parity-results-1"));
+  w.attr(g, "dp", int64_t{1});
+  w.attr(g, "tp", int64_t{1});
+  w.attr(g, "pp", int64_t{1});
+  w.attr(g, "precision", c.precision);
+  w.attr(g, "numerics", std::string(to_string(c.numerics)));
+  w.attr(g, "schedule", std::string("none"));
+  w.attr(g, "zero", int64_t{0});
+  w.attr(g, "micro_batches", static_cast<int64_t>(c.micro_batches));
+  w.attr(g, "micro_batch_size", static_cast<int64_t>(c.micro_batch_size));
+  w.attr(g, "model", c.model_name);
+  w.attr(g, "layers", static_cast<int64_t>(c.model.L));
+  w.attr(g, "channels", static_cast<int64_t>(c.model.C));
+  w.attr(g, "heads", static_cast<int64_t>(c.model.H));
+  w.attr(g, "seq_len", static_cast<int64_t>(c.model.T));
+  w.attr(g, "vocab", static_cast<int64_t>(c.model.V));
+  w.attr(g, "data", c.data);
+  w.attr(g, "seed", static_cast<int64_t>(c.seed));
+  w.attr(g, "steps", static_cast<int64_t>(c.steps));
+  w.attr(g, "lr", static_cast<double>(c.lr));
+  w.attr(g, "launcher", std::string("direct"));
+  w.attr(g, "git_revision", p.git_revision);
+  w.attr(g, "compiler", p.compiler);
+  w.attr(g, "kokkos_backend", p.kokkos_backend);
+  w.attr(g, "mpi_library", p.mpi_library);
+  w.attr(g, "hosts", p.hosts);
+  w.attr(g, "date", p.date);
+  const hsize_t n = steps.size();
+  std::vector<int64_t> step(n);
+  std::vector<float> loss(n), norm(n), lr(n), scale(n, 1.0f);
+  std::vector<double> sec(n), tps(n);
+  for (size_t i = 0; i < n; ++i) {
+    step[i] = steps[i].step;
+    loss[i] = steps[i].loss;
+    norm[i] = steps[i].grad_norm;
+    lr[i] = steps[i].lr;
+    sec[i] = steps[i].seconds;
+    tps[i] = steps[i].tokens_per_second;
+  }
+  w.write(g + "/step", step.data(), {n});
+  w.write(g + "/loss", loss.data(), {n});
+  w.write(g + "/grad_norm", norm.data(), {n});
+  w.write(g + "/lr", lr.data(), {n});
+  w.write(g + "/loss_scale", scale.data(), {n});
+  w.write(g + "/step_seconds", sec.data(), {n});
+  w.write(g + "/tokens_per_second", tps.data(), {n});
+  w.commit();
+}
+
+}  // namespace parity

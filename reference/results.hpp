@@ -1,0 +1,15 @@
+// Per-run results in HDF5 (DESIGN.md): /runs/<run-id> with the run's definition and provenance as
+// attributes and one dataset per per-step quantity. The sweep merges such files into one.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "reference/train_config.hpp"
+#include "reference/trainer.hpp"
+
+namespace parity {
+
+void write_results(const std::string& path, const TrainConfig& c, const std::string& run_id,
+                   const std::vector<StepRecord>& steps);
+
+}  // namespace parity

@@ -1,0 +1,44 @@
+#include "reference/train_config.hpp"
+
+#include <cmath>
+
+#include "reference/error.hpp"
+
+namespace parity {
+
+const char* to_string(Numerics n) { return n == Numerics::exact ? "exact" : "fast"; }
+
+void validate(const TrainConfig& c) {
+  validate(c.model);
+  auto need = [](bool ok, const std::string& what) {
+    if (!ok) throw Error(what);
+  };
+  need(c.steps >= 1, "--steps must be >= 1");
+  need(c.micro_batches >= 1, "--micro-batches must be >= 1");
+  need(c.micro_batch_size >= 1, "--micro-batch-size must be >= 1");
+  if (c.numerics == Numerics::exact)
+    need((c.micro_batches & (c.micro_batches - 1)) == 0,
+         "--micro-batches " + std::to_string(c.micro_batches) +
+             " is not a power of two, which exact mode requires (the micro-batch tree must split evenly "
+             "over data-parallel ranks); use 1, 2, 4, ... or --numerics fast");
+  need(c.precision == "fp32", "--precision " + c.precision + " is not supported yet (fp32 only)");
+  need(c.lr >= 0 && std::isfinite(c.lr), "--lr must be a finite number >= 0");
+  need(c.warmup >= 0, "--warmup must be >= 0");
+  need(c.grad_clip >= 0, "--grad-clip must be >= 0");
+  need(c.save_every >= 0, "--save-every must be >= 0");
+  need(c.save_every == 0 || !c.checkpoint_out.empty(), "--save-every needs --checkpoint-out");
+  need(c.dump_grads.empty() || (c.dump_step >= 1 && c.dump_step <= c.steps),
+       "--dump-grads needs --dump-step K with 1 <= K <= --steps");
+}
+
+float learning_rate(const TrainConfig& c, long s) {
+  if (s < c.warmup) return static_cast<float>(c.lr * static_cast<double>(s + 1) / c.warmup);
+  const long decay_steps = c.steps - c.warmup;
+  if (decay_steps <= 1) return c.lr;
+  const double progress = static_cast<double>(s - c.warmup) / (decay_steps - 1);
+  const double cosine = 0.5 * (1.0 + std::cos(3.141592653589793 * progress));
+  const double lo = c.lr * static_cast<double>(c.lr_min_frac);
+  return static_cast<float>(lo + (c.lr - lo) * cosine);
+}
+
+}  // namespace parity

@@ -1,0 +1,44 @@
+// Everything that defines a training run. The micro-batch count and size are part of the run's definition:
+// layouts are only compared at equal values (DESIGN.md, canonical order rule 1).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "kernels/adamw.hpp"
+#include "kernels/gemm.hpp"
+#include "reference/model_config.hpp"
+
+namespace parity {
+
+struct TrainConfig {
+  std::string model_name = "tiny";
+  ModelConfig model = {4, 128, 4, 64, 256};
+  std::string data = "synthetic";
+  uint64_t seed = 1;
+  long steps = 20;
+  long micro_batches = 1;      // m, a power of two in exact mode
+  long micro_batch_size = 4;   // b sequences per micro-batch
+  float lr = 3e-4f;
+  long warmup = 0;             // steps of linear warm-up
+  float lr_min_frac = 0.1f;    // cosine decay ends at lr * lr_min_frac
+  float grad_clip = 1.0f;      // global-norm clipping; 0 disables
+  AdamWConfig adam;
+  std::string precision = "fp32";
+  Numerics numerics = Numerics::exact;
+  std::string checkpoint_out, resume, results, dump_grads;
+  long save_every = 0;
+  long dump_step = 0;          // 1-based step whose gradients --dump-grads writes
+  bool quiet = false;
+
+  long tokens_per_step() const { return micro_batches * micro_batch_size * model.T; }
+};
+
+// Refuses configurations that cannot run, naming the problem (parity::Error).
+void validate(const TrainConfig& c);
+
+// Learning rate for 0-based step s: linear warm-up over `warmup` steps, then cosine decay to lr*lr_min_frac.
+float learning_rate(const TrainConfig& c, long s);
+
+const char* to_string(Numerics n);
+
+}  // namespace parity
