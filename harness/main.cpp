@@ -1,6 +1,7 @@
 // parity: the command-line entry point. Subcommands: train (the reference trainer).
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
+#include <mpi.h>
 #include <cstdio>
 
 #include "reference/error.hpp"
@@ -36,6 +37,15 @@ void add_train_flags(CLI::App& app, parity::TrainConfig& c, long dims[5]) {
   app.add_option("--dump-grads", c.dump_grads, "write the gradients of step --dump-step (HDF5)");
   app.add_option("--dump-step", c.dump_step, "1-based step whose gradients --dump-grads writes");
   app.add_flag("--quiet", c.quiet, "no per-step lines");
+  app.add_option("--dp", c.dp, "data-parallel degree")->capture_default_str();
+  app.add_option("--tp", c.tp, "tensor-parallel degree (Megatron-style)")->capture_default_str();
+  app.add_option("--pp", c.pp, "pipeline-parallel degree (stages)")->capture_default_str();
+  app.add_option("--pp-split", c.pp_split, "layers per stage, e.g. 1,3 (default: even)")->delimiter(',');
+  app.add_option("--schedule", c.schedule, "pipeline schedule: gpipe or 1f1b")->capture_default_str();
+  app.add_option("--zero", c.zero, "1: ZeRO-1, optimizer state sharded over data-parallel ranks")->capture_default_str();
+  app.add_option("--check-consistency", c.check_consistency,
+                 "every N steps, check that replicas agree bit for bit (0: off)");
+  app.add_option("--inject-bitflip", c.inject_bitflip, "testing: STEP:RANK:TENSOR flips one bit")->group("");
 }
 
 }  // namespace
@@ -50,6 +60,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   int rc = 0;
+  MPI_Init(&argc, &argv);
   Kokkos::initialize();
   try {
     if (train->parsed()) {
@@ -62,10 +73,19 @@ int main(int argc, char** argv) {
   } catch (const parity::Error& e) {
     std::fprintf(stderr, "parity: error: %s\n", e.what());
     rc = 1;
+    // A rank that fails alone (a file only it reads, a check only it sees) must not leave the others
+    // waiting in a collective forever.
+    int size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size > 1) MPI_Abort(MPI_COMM_WORLD, rc);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "parity: internal error: %s\n", e.what());
     rc = 2;
+    int size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size > 1) MPI_Abort(MPI_COMM_WORLD, rc);
   }
   Kokkos::finalize();
+  MPI_Finalize();
   return rc;
 }

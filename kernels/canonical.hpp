@@ -169,6 +169,7 @@ class VecTree {
     if (next_ < static_cast<long>(merges_.size())) cur_ = take();
   }
   const float* result() const { return pool_[stack_.back()].data(); }
+  float* result_mut() { return pool_[stack_.back()].data(); }
 
  private:
   int take() { const int i = free_.back(); free_.pop_back(); return i; }

@@ -64,33 +64,105 @@ class Scratch {
   size_t cap_ = 0;
 };
 
-// Copies rows [i0, i0 + W) of op, over the whole reduction, to dst[r * W + w]; rows at or past n become 0.
-template <int W>
-void pack_panel(const Operand& op, long i0, long n, long R, float* __restrict dst) {
-  const long valid = std::min<long>(W, n - i0);
-  if (op.si == 1) {  // the panel's rows are adjacent in memory: copy runs of `valid` floats
-    for (long r = 0; r < R; ++r) {
-      const float* src = op.p + i0 + r * op.sr;
-      float* d = dst + r * W;
-      for (long w = 0; w < valid; ++w) d[w] = src[w];
-      for (long w = valid; w < W; ++w) d[w] = 0.0f;
-    }
-    return;
+#if defined(__AVX512F__)
+
+// Transposes the 16 x 16 block in v: on return v[j] holds element j of each of the 16 input vectors.
+inline void transpose16(__m512 v[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
   }
-  // Transpose, a chunk of the reduction at a time so that the W source runs and the destination stay in L1.
+  for (int i = 0; i < 16; i += 4) {
+    v[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    v[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    v[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    v[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 16; i += 8)
+    for (int c = 0; c < 4; ++c) {
+      t[i + c] = _mm512_shuffle_f32x4(v[i + c], v[i + c + 4], 0x88);
+      t[i + c + 4] = _mm512_shuffle_f32x4(v[i + c], v[i + c + 4], 0xdd);
+    }
+  for (int i = 0; i < 8; ++i) {
+    v[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    v[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+// pack_panels for op.sr == 1: 16 x 16 register transposes, with masked loads for a ragged end of the reduction.
+template <int W>
+void pack_transposed(const Operand& op, long i0, long valid, long R, float* __restrict dst) {
+  for (int w0 = 0; w0 < W; w0 += 16) {
+    const int rows = std::min(16, W - w0);
+    const __mmask16 store_mask = static_cast<__mmask16>((1u << rows) - 1);
+    for (long r0 = 0; r0 < R; r0 += 16) {
+      const long len = std::min<long>(16, R - r0);
+      const __mmask16 load_mask = static_cast<__mmask16>((1u << len) - 1);
+      __m512 v[16];
+      for (int w = 0; w < 16; ++w)
+        v[w] = w < rows && w0 + w < valid ? _mm512_maskz_loadu_ps(load_mask, op.p + (i0 + w0 + w) * op.si + r0)
+                                          : _mm512_setzero_ps();
+      transpose16(v);
+      for (int j = 0; j < 16; ++j)
+        if (j < len) _mm512_mask_storeu_ps(dst + (r0 + j) * W + w0, store_mask, v[j]);
+    }
+  }
+}
+
+#else
+
+// pack_panels for op.sr == 1, a chunk of the reduction at a time so that the source runs stay in L1.
+template <int W>
+void pack_transposed(const Operand& op, long i0, long valid, long R, float* __restrict dst) {
   constexpr long kChunk = 64;
   for (long r0 = 0; r0 < R; r0 += kChunk) {
     const long len = std::min(kChunk, R - r0);
     for (long w = 0; w < W; ++w) {
       float* d = dst + r0 * W + w;
-      if (w < valid) {
-        const float* src = op.p + (i0 + w) * op.si + r0 * op.sr;
-        for (long r = 0; r < len; ++r) d[r * W] = src[r * op.sr];
-      } else {
-        for (long r = 0; r < len; ++r) d[r * W] = 0.0f;
-      }
+      const float* src = op.p + (i0 + w) * op.si + r0;
+      for (long r = 0; r < len; ++r) d[r * W] = w < valid ? src[r] : 0.0f;
     }
   }
+}
+
+#endif
+
+// Packs `count` panels of W rows of op, starting at row i0, over the reduction [0, R): panel q holds rows
+// i0 + qW .. i0 + qW + W-1 as dst[q][r][w] (dst + q*R*W + r*W + w); rows at or past n become 0.
+template <int W>
+void pack_panels(const Operand& op, long i0, long count, long n, long R, float* dst) {
+  if (op.sr == 1) {  // each row runs along the reduction: transpose panel by panel
+    Kokkos::parallel_for("parity::gemm_pack_transposed", HostPolicy(0, count), [=](long q) {
+      const long row = i0 + q * W;
+      pack_transposed<W>(op, row, std::min<long>(W, n - row), R, dst + q * R * W);
+    });
+    return;
+  }
+  // Otherwise op.si == 1 (every operand has a unit stride): reduction index r selects a contiguous run of
+  // count * W rows. Walk r in the outer loop so the source is read in whole runs (a strided read of W floats
+  // per r and panel is latency-bound when the runs are far apart).
+  constexpr long kPiece = 64;  // reduction indices per task
+  constexpr long kAhead = 8;   // prefetch distance, in reduction indices
+  Kokkos::parallel_for("parity::gemm_pack_rows", HostPolicy(0, (R + kPiece - 1) / kPiece), [=](long piece) {
+    const long r1 = std::min(R, (piece + 1) * kPiece);
+    for (long r = piece * kPiece; r < r1; ++r) {
+      const float* src = op.p + i0 + r * op.sr;
+      // Runs are typically far apart (a row of dY per r), which the hardware prefetchers do not follow.
+      if (r + kAhead < R)
+        for (long f = 0; f < std::min(count * W, n - i0); f += 16) __builtin_prefetch(src + kAhead * op.sr + f);
+      for (long q = 0; q < count; ++q) {
+        float* __restrict d = dst + q * R * W + r * W;
+        const float* s = src + q * W;
+        const long valid = std::min<long>(W, n - i0 - q * W);
+        if (valid == W) {
+          for (int w = 0; w < W; ++w) d[w] = s[w];
+        } else {
+          for (int w = 0; w < W; ++w) d[w] = w < valid ? s[w] : 0.0f;
+        }
+      }
+    }
+  });
 }
 
 // The register tile and its operations. Both variants perform the same IEEE operations in the same order
@@ -181,15 +253,27 @@ inline void tile_store(const Tile& t, const float* bias, float* y, long ldy, int
 
 #endif
 
-// One output tile over the whole reduction R >= 1: a = packed [R][kMr], b = packed [R][kNr],
-// merges = tree_merge_counts(num_blocks(R)). Writes rows x cols outputs to y.
-void exact_tile(const float* __restrict a, const float* __restrict b, long R, const uint8_t* merges,
-                const float* bias, float* y, long ldy, int rows, int cols) {
-  alignas(64) float stack[kMaxDepth][kMr * kNr];
-  int top = -1;
-  Tile t;
+// Stack depth that the post-order walk over `merges` needs (ceil(log2(blocks)) + 1 at most).
+int tree_depth(const std::vector<uint8_t>& merges) {
+  int size = 0, depth = 0;
+  for (uint8_t m : merges) {
+    size = size - m + 1;
+    depth = std::max(depth, size);
+  }
+  return depth;
+}
+
+// Blocks [blk0, blk1) of one output tile's reduction of length R: a and b are the packed panels of those
+// blocks ([len][kMr] and [len][kNr]), merges = tree_merge_counts(num_blocks(R)). The tree's partial tiles
+// live in stack (kMr * kNr floats per slot) with top as its top slot, so a later call can resume where this
+// one stopped. After the reduction's last block the tile, plus bias, goes to y (rows x cols of it).
+void exact_tile(const float* __restrict a, const float* __restrict b, long blk0, long blk1, long R,
+                const uint8_t* merges, float* __restrict stack, int& top, const float* bias, float* y, long ldy,
+                int rows, int cols) {
+  constexpr int kSlot = kMr * kNr;
   const long nb = num_blocks(R);
-  for (long blk = 0; blk < nb; ++blk) {
+  Tile t;
+  for (long blk = blk0; blk < blk1; ++blk) {
     tile_zero(t);
     const long len = std::min<long>(kBlock, R - blk * kBlock);
     if (len == kBlock)
@@ -198,14 +282,22 @@ void exact_tile(const float* __restrict a, const float* __restrict b, long R, co
       tile_fma<0>(t, a, b, len);  // the last block of a ragged reduction has fewer terms, not zero terms
     a += len * kMr;
     b += len * kNr;
-    for (int m = 0; m < merges[blk]; ++m) tile_merge(t, stack[top--]);
-    if (blk + 1 < nb) tile_push(t, stack[++top]);
+    for (int m = 0; m < merges[blk]; ++m) tile_merge(t, stack + kSlot * top--);
+    if (blk + 1 < nb) tile_push(t, stack + kSlot * ++top);
   }
-  tile_store(t, bias, y, ldy, rows, cols);
+  if (blk1 == nb) tile_store(t, bias, y, ldy, rows, cols);
 }
 
 // Y[m][n] (leading dimension Nc) = canonical sum over r of A(m, r) * B(n, r), plus bias[n] if given.
+//
+// Blocking, as in GotoBLAS but with no blocking that would change the order of operations: the reduction is
+// cut into chunks of whole 32-blocks, so a chunk's B panels ([kc][32] each) sit in L2; within a chunk the rows
+// are taken kc x (slivers of 6) at a time so that the A block sits in L2 too while every B panel passes over
+// it. A reduction longer than one chunk parks each tile's tree stack in memory between chunks.
 void exact_gemm(const Operand& A, const Operand& B, const float* bias, float* Y, long M, long Nc, long R) {
+  constexpr long kChunkBlocks = 32;            // reduction chunk, in 32-blocks
+  constexpr long kABlockBytes = 384 * 1024;    // target size of the packed A block
+  constexpr int kSlot = kMr * kNr;
   if (M <= 0 || Nc <= 0) return;
   if (R <= 0) {  // empty reduction: canonical_dot gives +0
     for (long m = 0; m < M; ++m)
@@ -214,25 +306,53 @@ void exact_gemm(const Operand& A, const Operand& B, const float* bias, float* Y,
   }
   const long slivers = (M + kMr - 1) / kMr;
   const long panels = (Nc + kNr - 1) / kNr;
-  thread_local Scratch apack, bpack;
-  thread_local std::vector<uint8_t> merge_counts;
-  float* a = apack.get(static_cast<size_t>(slivers * R * kMr));
-  float* b = bpack.get(static_cast<size_t>(panels * R * kNr));
-  tree_merge_counts(num_blocks(R), merge_counts);
-  const uint8_t* merges = merge_counts.data();
+  const long nb = num_blocks(R);
+  const long chunk_blocks = std::min(nb, kChunkBlocks);
+  const long kc = std::min(R, chunk_blocks * kBlock);
+  const long block_slivers = std::clamp(kABlockBytes / long(kc * kMr * sizeof(float)), 1L, slivers);
 
-  Kokkos::parallel_for("parity::gemm_pack_a", HostPolicy(0, slivers),
-                       [=](long s) { pack_panel<kMr>(A, s * kMr, M, R, a + s * R * kMr); });
-  Kokkos::parallel_for("parity::gemm_pack_b", HostPolicy(0, panels),
-                       [=](long p) { pack_panel<kNr>(B, p * kNr, Nc, R, b + p * R * kNr); });
-  // Consecutive tasks share one B panel (R x 32 floats), which stays in L2 while the A slivers stream by.
-  Kokkos::parallel_for("parity::gemm_tiles", HostPolicy(0, slivers * panels), [=](long task) {
-    const long p = task / slivers, s = task % slivers;
-    const int rows = static_cast<int>(std::min<long>(kMr, M - s * kMr));
-    const int cols = static_cast<int>(std::min<long>(kNr, Nc - p * kNr));
-    exact_tile(a + s * R * kMr, b + p * R * kNr, R, merges, bias ? bias + p * kNr : nullptr,
-               Y + s * kMr * Nc + p * kNr, Nc, rows, cols);
-  });
+  thread_local Scratch apack, bpack, parked;
+  thread_local std::vector<uint8_t> merge_counts;
+  thread_local std::vector<int> parked_tops;
+  tree_merge_counts(nb, merge_counts);
+  const uint8_t* merges = merge_counts.data();
+  const int depth = tree_depth(merge_counts);
+  float* a = apack.get(static_cast<size_t>(block_slivers * kc * kMr));
+  float* b = bpack.get(static_cast<size_t>(panels * kc * kNr));
+  const bool chunked = chunk_blocks < nb;
+  float* stacks = chunked ? parked.get(static_cast<size_t>(slivers * panels * depth * kSlot)) : nullptr;
+  if (chunked) parked_tops.assign(slivers * panels, -1);
+  int* tops = parked_tops.data();
+
+  for (long blk0 = 0; blk0 < nb; blk0 += chunk_blocks) {
+    const long blk1 = std::min(nb, blk0 + chunk_blocks);
+    const long r0 = blk0 * kBlock, rc = std::min(R, blk1 * kBlock) - r0;
+    const Operand Ac{A.p + r0 * A.sr, A.si, A.sr}, Bc{B.p + r0 * B.sr, B.si, B.sr};
+    pack_panels<kNr>(Bc, 0, panels, Nc, rc, b);
+    for (long s0 = 0; s0 < slivers; s0 += block_slivers) {
+      const long ns = std::min(block_slivers, slivers - s0);
+      pack_panels<kMr>(Ac, s0 * kMr, ns, M, rc, a);
+      // Consecutive tasks share one B panel, which stays in L1/L2 while the block's slivers pass by.
+      Kokkos::parallel_for("parity::gemm_tiles", HostPolicy(0, ns * panels), [=](long task) {
+        const long p = task / ns, s = s0 + task % ns;
+        const int rows = static_cast<int>(std::min<long>(kMr, M - s * kMr));
+        const int cols = static_cast<int>(std::min<long>(kNr, Nc - p * kNr));
+        const float* tile_bias = bias ? bias + p * kNr : nullptr;
+        float* y = Y + s * kMr * Nc + p * kNr;
+        const float* ta = a + (s - s0) * rc * kMr;
+        const float* tb = b + p * rc * kNr;
+        if (chunked) {
+          const long tile = s * panels + p;
+          exact_tile(ta, tb, blk0, blk1, R, merges, stacks + tile * depth * kSlot, tops[tile], tile_bias, y, Nc,
+                     rows, cols);
+        } else {
+          alignas(64) float stack[kMaxDepth * kSlot];
+          int top = -1;
+          exact_tile(ta, tb, blk0, blk1, R, merges, stack, top, tile_bias, y, Nc, rows, cols);
+        }
+      });
+    }
+  }
   Kokkos::DefaultHostExecutionSpace().fence();
 }
 

@@ -11,13 +11,13 @@ void write_results(const std::string& path, const TrainConfig& c, const std::str
   const std::string g = "/runs/" + run_id;
   const Provenance p = collect_provenance();
   w.attr("/", "format", std::string("parity-results-1"));
-  w.attr(g, "dp", int64_t{1});
-  w.attr(g, "tp", int64_t{1});
-  w.attr(g, "pp", int64_t{1});
+  w.attr(g, "dp", static_cast<int64_t>(c.dp));
+  w.attr(g, "tp", static_cast<int64_t>(c.tp));
+  w.attr(g, "pp", static_cast<int64_t>(c.pp));
   w.attr(g, "precision", c.precision);
   w.attr(g, "numerics", std::string(to_string(c.numerics)));
-  w.attr(g, "schedule", std::string("none"));
-  w.attr(g, "zero", int64_t{0});
+  w.attr(g, "schedule", c.pp > 1 ? c.schedule : std::string("none"));
+  w.attr(g, "zero", static_cast<int64_t>(c.zero));
   w.attr(g, "micro_batches", static_cast<int64_t>(c.micro_batches));
   w.attr(g, "micro_batch_size", static_cast<int64_t>(c.micro_batch_size));
   w.attr(g, "model", c.model_name);
@@ -40,7 +40,7 @@ void write_results(const std::string& path, const TrainConfig& c, const std::str
   const hsize_t n = steps.size();
   std::vector<int64_t> step(n);
   std::vector<float> loss(n), norm(n), lr(n), scale(n, 1.0f);
-  std::vector<double> sec(n), tps(n);
+  std::vector<double> sec(n), tps(n), comm(n), idle(n), compute(n);
   for (size_t i = 0; i < n; ++i) {
     step[i] = steps[i].step;
     loss[i] = steps[i].loss;
@@ -48,6 +48,9 @@ void write_results(const std::string& path, const TrainConfig& c, const std::str
     lr[i] = steps[i].lr;
     sec[i] = steps[i].seconds;
     tps[i] = steps[i].tokens_per_second;
+    comm[i] = steps[i].comm_seconds;
+    idle[i] = steps[i].idle_seconds;
+    compute[i] = steps[i].seconds - steps[i].comm_seconds - steps[i].idle_seconds;
   }
   w.write(g + "/step", step.data(), {n});
   w.write(g + "/loss", loss.data(), {n});
@@ -56,6 +59,9 @@ void write_results(const std::string& path, const TrainConfig& c, const std::str
   w.write(g + "/loss_scale", scale.data(), {n});
   w.write(g + "/step_seconds", sec.data(), {n});
   w.write(g + "/tokens_per_second", tps.data(), {n});
+  w.write(g + "/compute_seconds", compute.data(), {n});
+  w.write(g + "/comm_seconds", comm.data(), {n});
+  w.write(g + "/idle_seconds", idle.data(), {n});
   w.commit();
 }
 

@@ -22,6 +22,21 @@ void validate(const TrainConfig& c) {
              " is not a power of two, which exact mode requires (the micro-batch tree must split evenly "
              "over data-parallel ranks); use 1, 2, 4, ... or --numerics fast");
   need(c.precision == "fp32", "--precision " + c.precision + " is not supported yet (fp32 only)");
+  auto pow2 = [](long x) { return x >= 1 && (x & (x - 1)) == 0; };
+  need(c.schedule == "gpipe" || c.schedule == "1f1b", "--schedule must be gpipe or 1f1b (got " + c.schedule + ")");
+  need(c.zero == 0 || c.zero == 1, "--zero must be 0 or 1");
+  need(c.micro_batches % c.dp == 0, "--micro-batches " + std::to_string(c.micro_batches) +
+                                        " does not split over --dp " + std::to_string(c.dp) +
+                                        " (each data-parallel rank owns a contiguous range of micro-batches)");
+  need(c.model.H % c.tp == 0, "heads H=" + std::to_string(c.model.H) + " do not split over --tp " + std::to_string(c.tp));
+  need(c.model.C % (32L * c.tp) == 0, "channels C=" + std::to_string(c.model.C) + " over --tp " + std::to_string(c.tp) +
+                                          " leaves a shard that is not a whole number of 32-element blocks");
+  need(c.tp <= 8, "--tp is at most 8 (the vocabulary is padded to a multiple of 256 = 32 x 8)");
+  if (c.numerics == Numerics::exact)
+    need(pow2(c.dp) && pow2(c.tp),
+         "exact mode needs --dp and --tp to be powers of two, so that each rank's partial sum is a subtree of "
+         "the canonical tree (got dp " + std::to_string(c.dp) + ", tp " + std::to_string(c.tp) + "); use --numerics fast");
+  need(c.check_consistency >= 0, "--check-consistency must be >= 0");
   need(c.lr >= 0 && std::isfinite(c.lr), "--lr must be a finite number >= 0");
   need(c.warmup >= 0, "--warmup must be >= 0");
   need(c.grad_clip >= 0, "--grad-clip must be >= 0");

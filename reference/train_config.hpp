@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kernels/adamw.hpp"
 #include "kernels/gemm.hpp"
@@ -30,10 +31,19 @@ struct TrainConfig {
   long dump_step = 0;          // 1-based step whose gradients --dump-grads writes
   bool quiet = false;
 
+  // Parallel layout: world = dp * tp * pp ranks (TP innermost, then DP, then PP).
+  int dp = 1, tp = 1, pp = 1;
+  std::vector<long> pp_split;  // layers per stage; empty = even
+  std::string schedule = "1f1b";  // gpipe | 1f1b
+  int zero = 0;                // 0 or 1 (ZeRO-1: optimizer state sharded over DP)
+  long check_consistency = 0;  // every N steps; 0 = off
+  std::string inject_bitflip;  // testing: "STEP:RANK:TENSOR" flips one bit of that tensor on that rank
+
   long tokens_per_step() const { return micro_batches * micro_batch_size * model.T; }
 };
 
-// Refuses configurations that cannot run, naming the problem (parity::Error).
+// Refuses configurations that cannot run, naming the problem (parity::Error): bad dimensions, and in exact
+// mode the layouts that cannot reproduce the single-device bits (DESIGN.md, "Supported layouts").
 void validate(const TrainConfig& c);
 
 // Learning rate for 0-based step s: linear warm-up over `warmup` steps, then cosine decay to lr*lr_min_frac.

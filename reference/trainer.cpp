@@ -1,92 +1,310 @@
 #include "reference/trainer.hpp"
 
+#include <mpi.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "kernels/adamw.hpp"
 #include "kernels/canonical.hpp"
 #include "reference/checkpoint.hpp"
+#include "reference/consistency.hpp"
 #include "reference/data.hpp"
 #include "reference/error.hpp"
-#include "reference/gpt2.hpp"
+#include "reference/grid.hpp"
 #include "reference/init.hpp"
+#include "reference/ownership.hpp"
 #include "reference/results.hpp"
+#include "reference/schedule.hpp"
+#include "reference/stage.hpp"
 
 namespace parity {
 
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+constexpr long kBucket = 4L << 20;  // floats per gradient bucket: 16 MiB
+constexpr int kTagAct = 1, kTagGrad = 2;
+
+void init_local(const LocalLayout& lay, uint64_t seed, float* params) {
+  for (const LocalTensor& t : lay.tensors()) {
+    std::vector<float> rows(t.rows * t.global->cols);
+    init_tensor_rows(lay.full(), *t.global, seed, t.row0, t.row0 + t.rows, rows.data());
+    for (long r = 0; r < t.rows; ++r)
+      std::copy(rows.begin() + r * t.global->cols + t.col0, rows.begin() + r * t.global->cols + t.col0 + t.cols,
+                params + t.offset + r * t.cols);
+  }
+}
+
+double comm_seconds(ProcessGrid& g) {
+  return g.tp_group().stats().total_seconds() + g.dp_group().stats().total_seconds() +
+         g.pp_group().stats().total_seconds();
+}
+}  // namespace
+
 std::string run_id(const TrainConfig& c) {
-  return std::string("dp1-tp1-pp1-") + c.precision + "-" + to_string(c.numerics);
+  return "dp" + std::to_string(c.dp) + "-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + "-" +
+         c.precision + "-" + to_string(c.numerics) + (c.pp > 1 ? "-" + c.schedule : std::string()) +
+         (c.zero ? "-z1" : "");
 }
 
 TrainResult train(const TrainConfig& c) {
   validate(c);
+  ProcessGrid g(c.dp, c.tp, c.pp);
+  const bool root = g.world_rank == 0;
   auto data = make_token_source(c.data, c.seed, static_cast<int>(c.model.V));
   if (data->vocab_size() > c.model.V)
     throw Error("data " + c.data + " has vocabulary " + std::to_string(data->vocab_size()) +
                 ", larger than the model's V=" + std::to_string(c.model.V) + " (set --vocab)");
-  GPT2 model(c.model, c.numerics, c.micro_batch_size);
-  const ParamLayout& layout = model.layout();
-  const long P = layout.total(), m = c.micro_batches, b = c.micro_batch_size, T = c.model.T;
-  const long tokens = c.tokens_per_step();
 
-  TrainState st;
+  // This rank's stage and shard.
+  const ParamLayout full(c.model);
+  const std::vector<long> per_stage = stage_layers(c.model.L, c.pp, c.pp_split);
+  StageSpec spec;
+  spec.tp = c.tp;
+  spec.tp_rank = g.tp_rank;
+  spec.pp = c.pp;
+  spec.stage = g.pp_rank;
+  for (int s = 0; s < g.pp_rank; ++s) spec.layer_lo += per_stage[s];
+  spec.layer_hi = spec.layer_lo + per_stage[g.pp_rank];
+  const LocalLayout lay(full, spec);
+  const long m = c.micro_batches, b = c.micro_batch_size, T = c.model.T, C = c.model.C;
+  const long m_local = m / c.dp, N = b * T, tokens = c.tokens_per_step();
+  const long slots = c.pp == 1 ? 1 : schedule_slots(c.schedule, c.pp, g.pp_rank, m_local);
+  Stage stage(c.model, c.numerics, b, lay, g.tp_group(), static_cast<int>(slots));
+  const Ownership own = make_ownership(lay, g, c.zero == 1);
+  const Ownership whole{{Range{0, lay.total()}}, true};
+  const long P = lay.total(), S = own.state_size();
+  const long E = spec.first() ? lay.vocab_rows * C : 0;  // the token embedding's part of dwte, kept apart
+  const long W = lay.wte >= 0 ? lay.vocab_rows * C : 0;  // wte is the first local tensor: [0, W)
+
+  // State: full local parameters; Adam moments for the owned ranges.
+  std::vector<float> params(P), mom(S, 0.0f), var(S, 0.0f);
+  long start = 0;
   if (!c.resume.empty()) {
-    load_checkpoint(c.resume, c, layout, st);
+    TrainState st;
+    load_checkpoint(c.resume, c, full, st);  // every rank reads the file and keeps its part
+    scatter_local(lay, whole, st.params, params.data(), true);
+    scatter_local(lay, own, st.m, mom.data(), false);
+    scatter_local(lay, own, st.v, var.data(), false);
+    start = st.step;
   } else {
-    st.params.assign(P, 0.0f);
-    st.m.assign(P, 0.0f);
-    st.v.assign(P, 0.0f);
-    init_params(layout, c.seed, st.params.data());
+    init_local(lay, c.seed, params.data());
   }
-  if (!c.quiet)
-    std::printf("parity train: model %s %s, %ld params, data %s, %ld x %ld x %ld tokens/step, %s %s\n",
+  if (root && !c.quiet)
+    std::printf("parity train: model %s %s, %ld params, data %s, %ld x %ld x %ld tokens/step, %s %s, "
+                "dp %d tp %d pp %d%s%s\n",
                 c.model_name.c_str(), c.model.describe().c_str(), c.model.flops_params(), data->describe().c_str(),
-                m, b, T, c.precision.c_str(), to_string(c.numerics));
+                m, b, T, c.precision.c_str(), to_string(c.numerics), c.dp, c.tp, c.pp,
+                c.pp > 1 ? (" " + c.schedule).c_str() : "", c.zero ? " zero1" : "");
 
-  VecTree grad_tree(m, P);  // micro-batch gradients combined with the pairwise tree over micro-batch index
-  std::vector<int32_t> inputs(m * b * T), targets(m * b * T);
+  VecTree grad_tree(m_local, P + E);  // this rank's micro-batches: a subtree of the canonical micro-batch tree
+  std::vector<float> grads(P);        // the step's gradient (owned ranges valid with ZeRO)
+  std::vector<int32_t> inputs(m_local * N), targets(m_local * N);
+  std::vector<float> act_in(N * C), grad_in(N * C), embed_shard(E), exchange;
+  std::vector<std::vector<float>> act_out(m_local, std::vector<float>(c.pp > 1 && !spec.last() ? N * C : 0));
+  std::vector<std::vector<float>> grad_out(m_local, std::vector<float>(c.pp > 1 && !spec.first() ? N * C : 0));
   const float dloss = 1.0f / static_cast<float>(tokens);  // the one scaling by 1/tokens (canonical rule 7)
+  Communicator& pipe = g.pp_group();
+  const int prev = g.pp_rank - 1, next = g.pp_rank + 1;
+
+  // Injected fault for the consistency-check test: STEP:RANK:TENSOR.
+  long inject_step = -1;
+  int inject_rank = -1;
+  std::string inject_tensor;
+  if (!c.inject_bitflip.empty()) {
+    const auto a = c.inject_bitflip.find(':'), z = c.inject_bitflip.find(':', a + 1);
+    if (a == std::string::npos || z == std::string::npos) throw Error("--inject-bitflip wants STEP:RANK:TENSOR");
+    inject_step = std::stol(c.inject_bitflip.substr(0, a));
+    inject_rank = std::stoi(c.inject_bitflip.substr(a + 1, z - a - 1));
+    inject_tensor = c.inject_bitflip.substr(z + 1);
+  }
+
   TrainResult result;
-  for (long s = st.step; s < c.steps; ++s) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (long r = 0; r < m * b; ++r)
-      data->sequence(static_cast<uint64_t>(s * m * b + r), static_cast<int>(T), &inputs[r * T], &targets[r * T]);
-    grad_tree.reset();
-    TreeAccumulator loss_tree(m);
-    for (long mb = 0; mb < m; ++mb) {
-      const int32_t* in = &inputs[mb * b * T];
-      const int32_t* tg = &targets[mb * b * T];
-      loss_tree.push(model.forward(st.params.data(), in, tg));
-      model.backward(st.params.data(), grad_tree.leaf(), in, tg, dloss);
-      grad_tree.push();
+  result.theoretical_bubble = theoretical_bubble(c.pp, m_local);
+  double idle_total = 0, time_total = 0;
+  for (long s = start; s < c.steps; ++s) {
+    const auto t0 = Clock::now();
+    const double comm0 = comm_seconds(g);
+    double idle = 0;
+    for (long i = 0; i < m_local; ++i) {
+      const long mb = g.dp_rank * m_local + i;
+      for (long r = 0; r < b; ++r)
+        data->sequence(static_cast<uint64_t>((s * m + mb) * b + r), static_cast<int>(T), &inputs[(i * b + r) * T],
+                       &targets[(i * b + r) * T]);
     }
-    const float* g = grad_tree.result();
-    const float loss = loss_tree.result() / static_cast<float>(tokens);
+    // Run the schedule. Sends are non-blocking (a stage must be able to send forward while its neighbour
+    // sends backward); receives block, and the time spent in them is this stage's pipeline idle time.
+    std::vector<PipeOp> ops;
+    if (c.pp == 1) {
+      for (long i = 0; i < m_local; ++i) { ops.push_back({true, i}); ops.push_back({false, i}); }
+    } else {
+      ops = c.schedule == "gpipe" ? schedule_gpipe(c.pp, g.pp_rank, m_local) : schedule_1f1b(c.pp, g.pp_rank, m_local);
+    }
+    std::vector<std::unique_ptr<Communicator::Request>> sends;
+    grad_tree.reset();
+    TreeAccumulator loss_tree(m_local);
+    for (const PipeOp& op : ops) {
+      const int slot = static_cast<int>(op.mb % slots);
+      const int32_t* in = &inputs[op.mb * N];
+      const int32_t* tg = &targets[op.mb * N];
+      if (op.forward) {
+        if (!spec.first()) {
+          const auto w0 = Clock::now();
+          pipe.recv(act_in.data(), N * C, prev, kTagAct);
+          idle += since(w0);
+        }
+        const float loss = stage.forward(slot, params.data(), in, tg, act_in.data(), act_out[op.mb].data());
+        if (spec.last()) loss_tree.push(loss);
+        else sends.push_back(pipe.isend(act_out[op.mb].data(), N * C, next, kTagAct));
+      } else {
+        if (!spec.last()) {
+          const auto w0 = Clock::now();
+          pipe.recv(grad_in.data(), N * C, next, kTagGrad);
+          idle += since(w0);
+        }
+        float* leaf = grad_tree.leaf();
+        stage.backward(slot, params.data(), leaf, leaf + P, in, tg, grad_in.data(), grad_out[op.mb].data(), dloss);
+        grad_tree.push();
+        if (!spec.first()) sends.push_back(pipe.isend(grad_out[op.mb].data(), N * C, prev, kTagGrad));
+      }
+    }
+    for (auto& r : sends) r->wait();
+    float* local = grad_tree.result_mut();
+
+    // Data parallelism: combine the DP ranks' subtrees with the ordered tree over DP rank.
+    if (c.zero == 0) {
+      std::vector<std::unique_ptr<Communicator::Request>> buckets;
+      if (g.dp > 1)
+        for (long lo = 0; lo < P + E; lo += kBucket)
+          buckets.push_back(g.dp_group().iallreduce_sum(local + lo, std::min(kBucket, P + E - lo), c.numerics));
+      for (auto& r : buckets) r->wait();
+      std::copy(local, local + P, grads.begin());
+      std::copy(local + P, local + P + E, embed_shard.begin());
+    } else {
+      // ZeRO-1: reduce-scatter each region (wte, the rest) onto the shard owners, in whole 32-element units.
+      long lo = 0;
+      for (const Range region : {Range{0, W}, Range{W, P}}) {
+        const std::vector<long> counts = zero_counts(region.size(), g.dp);
+        lo = region.lo;
+        for (int r = 0; r < g.dp_rank; ++r) lo += counts[r];
+        if (region.size() > 0) g.dp_group().reduce_scatter_sum(local + region.lo, grads.data() + lo, counts, c.numerics);
+        if (region.lo == 0 && E > 0)
+          g.dp_group().reduce_scatter_sum(local + P, embed_shard.data() + (lo - region.lo), counts, c.numerics);
+      }
+    }
+    // The tied embedding: dwte = (LM head part) + (token embedding part), each already summed over all
+    // micro-batches. With pp > 1 the parts live on the first and last stages: they swap them.
+    Range wte_mine{0, 0};
+    for (const Range& r : own.ranges)
+      if (r.lo < W) wte_mine = {r.lo, std::min(r.hi, W)};
+    if (W > 0 && wte_mine.size() > 0) {
+      float* head = grads.data() + wte_mine.lo;
+      if (c.pp == 1) {
+        for (long i = 0; i < wte_mine.size(); ++i) head[i] = head[i] + embed_shard[wte_mine.lo + i];
+      } else {
+        exchange.resize(wte_mine.size());
+        const int other = spec.first() ? c.pp - 1 : 0;
+        const float* mine = spec.first() ? embed_shard.data() + wte_mine.lo : head;
+        auto req = pipe.isend(mine, wte_mine.size(), other, kTagGrad + 1);
+        pipe.recv(exchange.data(), wte_mine.size(), other, kTagGrad + 1);
+        req->wait();
+        const float* hp = spec.first() ? exchange.data() : head;
+        const float* ep = spec.first() ? embed_shard.data() + wte_mine.lo : exchange.data();
+        for (long i = 0; i < wte_mine.size(); ++i) head[i] = hp[i] + ep[i];
+      }
+    }
+
+    // The loss: the last stage's subtree over this DP rank's micro-batches, the tree over DP ranks, then
+    // the one division by the token count; every stage learns it from the last.
+    float loss_sum = spec.last() ? loss_tree.result() : 0.0f;
+    if (g.dp > 1) g.dp_group().allreduce_sum(&loss_sum, 1, Numerics::exact);
+    if (g.pp > 1) pipe.broadcast(&loss_sum, 1, c.pp - 1);
+    const float loss = loss_sum / static_cast<float>(tokens);
     if (!std::isfinite(loss))
       throw Error("loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at step " +
                   std::to_string(s + 1) + " (lr " + std::to_string(learning_rate(c, s)) + "); stopping");
-    const float norm = std::sqrt(canonical_dot(g, g, P));
-    if (c.dump_step == s + 1 && !c.dump_grads.empty())
-      write_grad_dump(c.dump_grads, c, layout, g, inputs, targets, loss, s + 1);
+
+    const float norm = global_grad_norm(lay, own, g, grads.data());
+    if (c.dump_step == s + 1 && !c.dump_grads.empty()) {
+      const std::vector<float> gfull = gather_full(lay, own, g, grads.data(), true);
+      if (root) {
+        std::vector<int32_t> all_in(m * N), all_tg(m * N);
+        for (long r = 0; r < m * b; ++r)
+          data->sequence(static_cast<uint64_t>(s * m * b + r), static_cast<int>(T), &all_in[r * T], &all_tg[r * T]);
+        write_grad_dump(c.dump_grads, c, full, gfull.data(), all_in, all_tg, loss, s + 1);
+      }
+    }
     const float clip = (c.grad_clip > 0.0f && norm > c.grad_clip) ? c.grad_clip / norm : 1.0f;
     const float lr = learning_rate(c, s);
-    for (const auto& t : layout.tensors())
-      adamw_update(st.params.data() + t.offset, st.m.data() + t.offset, st.v.data() + t.offset, g + t.offset, t.size,
-                   lr, t.decay ? c.adam.weight_decay : 0.0f, clip, s + 1, c.adam);
-    st.step = s + 1;
-    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const StepRecord rec{s + 1, loss, norm, lr, sec, tokens / sec};
+    long vi = 0;
+    for (const Range& r : own.ranges) {
+      for (const LocalTensor& t : lay.tensors()) {
+        const long lo = std::max(r.lo, t.offset), hi = std::min(r.hi, t.offset + t.size);
+        if (lo < hi)
+          adamw_update(params.data() + lo, mom.data() + vi + (lo - r.lo), var.data() + vi + (lo - r.lo),
+                       grads.data() + lo, hi - lo, lr, t.global->decay ? c.adam.weight_decay : 0.0f, clip, s + 1,
+                       c.adam);
+      }
+      vi += r.size();
+    }
+    if (c.zero == 1 && g.dp > 1) {
+      for (const Range region : {Range{0, W}, Range{W, P}}) {
+        if (region.size() == 0) continue;
+        const std::vector<long> counts = zero_counts(region.size(), g.dp);
+        long lo = region.lo;
+        for (int r = 0; r < g.dp_rank; ++r) lo += counts[r];
+        g.dp_group().all_gather(params.data() + lo, params.data() + region.lo, counts);
+      }
+    }
+    if (inject_step == s + 1 && inject_rank == g.world_rank) {
+      const LocalTensor* t = lay.find(inject_tensor);
+      if (!t) throw Error("--inject-bitflip: world rank " + std::to_string(g.world_rank) + " holds no " + inject_tensor);
+      uint32_t bits;
+      std::memcpy(&bits, &params[t->offset], 4);
+      bits ^= 1u;
+      std::memcpy(&params[t->offset], &bits, 4);
+    }
+    if (c.check_consistency > 0 && (s + 1) % c.check_consistency == 0)
+      check_consistency(s + 1, lay, own, g, params.data(), mom.data(), var.data(), norm);
+
+    const double sec = since(t0);
+    double times[2] = {idle, sec};
+    MPI_Allreduce(MPI_IN_PLACE, times, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);  // the slowest rank sets the pace
+    const StepRecord rec{s + 1, loss, norm, lr, times[1], tokens / times[1], comm_seconds(g) - comm0, times[0]};
     result.steps.push_back(rec);
-    if (!c.quiet)
-      std::printf("step %5ld/%ld | loss %.6f | grad norm %.4f | lr %.3e | %8.1f ms | %9.0f tok/s\n", rec.step,
-                  c.steps, rec.loss, rec.grad_norm, rec.lr, sec * 1e3, rec.tokens_per_second);
-    std::fflush(stdout);
-    if (!c.checkpoint_out.empty() && ((c.save_every > 0 && st.step % c.save_every == 0) || st.step == c.steps))
-      save_checkpoint(c.checkpoint_out, c, layout, st);
+    idle_total += idle;
+    time_total += sec;
+    if (root && !c.quiet) {
+      std::printf("step %5ld/%ld | loss %.6f | grad norm %.4f | lr %.3e | %8.1f ms | %9.0f tok/s", rec.step, c.steps,
+                  rec.loss, rec.grad_norm, rec.lr, rec.seconds * 1e3, rec.tokens_per_second);
+      if (c.pp > 1) std::printf(" | idle %4.1f%%", 100.0 * rec.idle_seconds / rec.seconds);
+      std::printf("\n");
+      std::fflush(stdout);
+    }
+    const long done = s + 1;
+    if (!c.checkpoint_out.empty() && ((c.save_every > 0 && done % c.save_every == 0) || done == c.steps)) {
+      TrainState st;
+      st.step = done;
+      st.params = gather_full(lay, own, g, params.data(), true);
+      st.m = gather_full(lay, own, g, mom.data(), false);
+      st.v = gather_full(lay, own, g, var.data(), false);
+      if (root) save_checkpoint(c.checkpoint_out, c, full, st);
+    }
   }
-  if (!c.results.empty()) write_results(c.results, c, run_id(c), result.steps);
+  // Pipeline idle share: the largest over stages (the schedule's bubble shows up on every stage).
+  double frac[1] = {time_total > 0 ? idle_total / time_total : 0.0};
+  MPI_Allreduce(MPI_IN_PLACE, frac, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  result.idle_fraction = frac[0];
+  if (root && !c.quiet && c.pp > 1)
+    std::printf("pipeline idle %.1f%% of step time (largest stage); theoretical bubble (p-1)/(m+p-1) = %.1f%%\n",
+                100.0 * result.idle_fraction, 100.0 * result.theoretical_bubble);
+  if (root && !c.results.empty()) write_results(c.results, c, run_id(c), result.steps);
   return result;
 }
 

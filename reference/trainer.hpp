@@ -1,6 +1,11 @@
-// The training loop: micro-batches, the canonical micro-batch tree, gradient norm and clipping, AdamW,
-// checkpoints, per-step results. One device for now (the whole model, all micro-batches).
+// The training loop over a DP x TP x PP grid (one device is the 1 x 1 x 1 grid):
+//   each DP rank runs its contiguous range of micro-batches through its pipeline stage (GPipe or 1F1B),
+//   feeding each micro-batch's gradient into the pairwise tree over micro-batch index;
+//   the DP ranks' subtrees are combined with the ordered tree over DP rank (all-reduce, or reduce-scatter
+//   with ZeRO-1); the tied embedding's two parts are added (head + token embedding);
+//   the global gradient norm (layout-independent), clipping, AdamW, and the optional checks and files.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "reference/train_config.hpp"
@@ -11,17 +16,20 @@ struct StepRecord {
   long step;  // 1-based
   float loss, grad_norm, lr;
   double seconds, tokens_per_second;
+  double comm_seconds, idle_seconds;  // collectives (TP, DP, PP sends); waiting for pipeline neighbours
 };
 
 struct TrainResult {
   std::vector<StepRecord> steps;
+  double idle_fraction = 0, theoretical_bubble = 0;  // pipeline: measured (max over stages) vs (p-1)/(m+p-1)
 };
 
-// Runs the configured training; throws parity::Error on bad input or a non-finite loss (nothing is left
-// half-written: results and checkpoints are committed atomically).
+// Runs the configured training on the ranks of MPI_COMM_WORLD (MPI must be initialised). Throws
+// parity::Error on bad input or a non-finite loss; result and checkpoint files are committed atomically by
+// world rank 0 and are complete or absent.
 TrainResult train(const TrainConfig& c);
 
-// The run's identifier inside result files, e.g. "dp1-tp1-pp1-fp32-exact".
+// The run's identifier inside result files, e.g. "dp2-tp2-pp2-fp32-exact-1f1b-z1".
 std::string run_id(const TrainConfig& c);
 
 }  // namespace parity

@@ -2,11 +2,13 @@
 // same product as the peer, at 1024^3 and the `small` model's linear-layer shapes. Run single-threaded:
 //   OPENBLAS_NUM_THREADS=1 build/kernels/bench/bench_gemm
 // (OpenBLAS picks its AVX-512 kernel only with OPENBLAS_CORETYPE unset.) After the usual table, prints each
-// exact form's GFLOP/s as a fraction of the direct cblas_sgemm of the same shape.
+// form's median GFLOP/s over the repetitions (--benchmark_repetitions=5 on a shared machine) and exact as a
+// fraction of the direct cblas_sgemm of the same shape.
 #include <Kokkos_Core.hpp>
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -98,7 +100,7 @@ void register_all() {
       }
 }
 
-// Console output as usual, and the GFLOP/s of every run kept for the exact-versus-OpenBLAS summary.
+// Console output as usual, and the GFLOP/s of every repetition kept for the exact-versus-OpenBLAS summary.
 class Reporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
@@ -107,10 +109,21 @@ class Reporter : public benchmark::ConsoleReporter {
       const auto it = g_registered.find(r.benchmark_name());
       const auto c = r.counters.find("GFLOP/s");
       if (it != g_registered.end() && c != r.counters.end() && r.run_type == Run::RT_Iteration)
-        gflops[it->second] = c->second.value;
+        samples_[it->second].push_back(c->second.value);
     }
   }
-  std::map<std::tuple<Form, Variant, int>, double> gflops;
+  // Median GFLOP/s over the repetitions (--benchmark_repetitions), 0 if the benchmark did not run.
+  double gflops(Form f, Variant v, int shape) const {
+    const auto it = samples_.find({f, v, shape});
+    if (it == samples_.end()) return 0.0;
+    std::vector<double> s = it->second;
+    std::sort(s.begin(), s.end());
+    const size_t n = s.size();
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+  }
+
+ private:
+  std::map<std::tuple<Form, Variant, int>, std::vector<double>> samples_;
 };
 
 void print_summary(const Reporter& rep) {
@@ -118,10 +131,7 @@ void print_summary(const Reporter& rep) {
   std::printf("%-6s %-22s %10s %10s %10s %8s\n", "", "", "GFLOP/s", "GFLOP/s", "GFLOP/s", "openblas");
   for (int si = 0; si < int(std::size(kShapes)); ++si)
     for (Form f : {Form::xwt, Form::dyw, Form::dytx}) {
-      const auto get = [&](Variant v) {
-        const auto it = rep.gflops.find({f, v, si});
-        return it == rep.gflops.end() ? 0.0 : it->second;
-      };
+      const auto get = [&](Variant v) { return rep.gflops(f, v, si); };
       const double exact = get(Variant::exact), fast = get(Variant::fast), blas = get(Variant::openblas);
       if (exact == 0.0 && fast == 0.0 && blas == 0.0) continue;  // filtered out
       const Shape s = kShapes[si];

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -116,14 +117,19 @@ uint32_t bits(float x) {
   return u;
 }
 
+std::string hex_bits(float x) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", static_cast<unsigned>(bits(x)));
+  return buf;
+}
+
 // Bitwise equality, reporting the first mismatching element.
 ::testing::AssertionResult BitEqual(const std::vector<float>& got, const std::vector<float>& want, long cols) {
   if (got.size() != want.size()) return ::testing::AssertionFailure() << "size " << got.size() << " vs " << want.size();
   for (size_t e = 0; e < got.size(); ++e)
     if (bits(got[e]) != bits(want[e]))
-      return ::testing::AssertionFailure() << "element (" << e / cols << ", " << e % cols << "): " << got[e] << " (0x"
-                                           << std::hex << bits(got[e]) << ") vs " << want[e] << " (0x" << bits(want[e])
-                                           << ")";
+      return ::testing::AssertionFailure() << "element (" << e / cols << ", " << e % cols << "): " << got[e] << " ("
+                                           << hex_bits(got[e]) << ") vs " << want[e] << " (" << hex_bits(want[e]) << ")";
   return ::testing::AssertionSuccess();
 }
 
@@ -140,11 +146,13 @@ uint32_t bits(float x) {
   return ::testing::AssertionSuccess();
 }
 
-// Edge shapes (ragged tiles, ragged last k-block, single elements) and the model's shapes, kept small enough
-// for the scalar references.
+// Edge shapes (ragged tiles, ragged last k-block, single elements), a model shape, and reductions longer than
+// the kernel's 1024-long chunks (K for xwt, O for dyw, N for dytx) with several row blocks; small enough for
+// the scalar references.
 const std::vector<Shape> kShapes = {
-    {1, 1, 1},    {7, 33, 31},   {13, 100, 65}, {64, 128, 384}, {130, 257, 70}, {6, 32, 32},
-    {1, 1000, 3}, {5, 64, 17},   {100, 1, 50},  {2, 3, 1},      {37, 1500, 45}, {12, 96, 64},
+    {1, 1, 1},    {7, 33, 31},   {13, 100, 65},   {64, 128, 384}, {130, 257, 70},  {6, 32, 32},
+    {1, 1000, 3}, {5, 64, 17},   {100, 1, 50},    {2, 3, 1},      {37, 1500, 45},  {12, 96, 64},
+    {130, 1500, 70}, {1100, 40, 20}, {9, 30, 2100},
 };
 const Form kForms[] = {Form::xwt, Form::dyw, Form::dytx};
 
@@ -202,7 +210,7 @@ TEST(Gemm, EmptyReductionGivesZeroPlusBias) {
 // Tensor parallelism splits a reduction of 32 * 2^j * q terms into 2^j contiguous parts, one per rank, and
 // combines the parts' results with the pairwise tree: that must reproduce the unsplit GEMM bit for bit.
 TEST(Gemm, ExactSplitReductionCombinesToTheUnsplitResult) {
-  const long q = 3;
+  const long q = 5;  // j = 3 gives a 1280-long reduction: more than one kernel chunk
   for (int j = 1; j <= 3; ++j)
     for (Form f : kForms) {
       const long parts = 1L << j, R = kBlock * parts * q, Rp = R / parts;

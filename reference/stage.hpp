@@ -1,0 +1,61 @@
+// One pipeline stage of the GPT-2 decoder on one tensor-parallel rank: forward and backward by hand.
+//
+// Shape legend: S sequences per micro-batch, T tokens, N = S*T rows, C channels, H heads (Hl = H/tp on this
+// rank), hs = C/H, Vp padded vocabulary (Vl = Vp/tp rows of wte on this rank).
+//   first stage:  x = wte[tok] + wpe[pos]   (vocab-parallel: partial rows summed over TP, exact)
+//   each layer:   x += proj(attn(qkv(ln1(x))));  x += mproj(gelu(fc(ln2(x))))
+//                 qkv, fc column-parallel (local heads / rows); proj, mproj row-parallel (partial sums combined
+//                 with the ordered tree over TP ranks, then the bias)
+//   last stage:   logits = lnf(x) wte^T (vocab-parallel), loss = cross-entropy, summed canonically over rows.
+// With tp = pp = 1 this is the whole model on one device; every layout computes the same bits in exact mode.
+//
+// Activations live in `slots` (one per micro-batch in flight: 1 for one device, up to pp for 1F1B).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kernels/comm/communicator.hpp"
+#include "kernels/gemm.hpp"
+#include "reference/shard_layout.hpp"
+
+namespace parity {
+
+class Stage {
+ public:
+  Stage(const ModelConfig& m, Numerics num, long seqs, const LocalLayout& layout, Communicator& tp, int slots);
+
+  // First stage reads inputs; others read x_in [N, C]. The last stage returns the canonical sum of the N
+  // per-token losses; others write the stage output to x_out [N, C] and return 0.
+  float forward(int slot, const float* P, const int32_t* inputs, const int32_t* targets, const float* x_in,
+                float* x_out);
+
+  // Last stage starts from the loss (each token's loss scaled by dloss = 1/tokens, once); others from dx_out.
+  // Overwrites every local gradient in G. The tied embedding's two parts stay apart: the LM head's part goes
+  // to G[wte] (last stage), the token embedding's part to G_embed [Vl, C] (first stage); the trainer adds
+  // them after the micro-batch and data-parallel trees. Other stages than the first write dx_in [N, C].
+  void backward(int slot, const float* P, float* G, float* G_embed, const int32_t* inputs, const int32_t* targets,
+                const float* dx_out, float* dx_in, float dloss);
+
+  long rows() const { return N_; }
+
+ private:
+  struct LayerActs {
+    std::vector<float> ln1, ln1_mean, ln1_rstd, qkv, atty, att, res2, ln2, ln2_mean, ln2_rstd, fch, fch_gelu, res3;
+  };
+  struct Slot {
+    std::vector<float> input, lnf, lnf_mean, lnf_rstd, logits;
+    std::vector<LayerActs> layers;
+  };
+  void tp_sum(float* x, long n);  // partial sums over the TP group: canonical tree (exact) or MPI's (fast)
+  const float* layer_input(const Slot& s, long i) const { return i == 0 ? s.input.data() : s.layers[i - 1].res3.data(); }
+
+  ModelConfig m_;
+  Numerics num_;
+  const LocalLayout& lay_;
+  Communicator& tp_;
+  long S_, N_, nl_, Hl_, Cl_, Vl_;
+  std::vector<Slot> slots_;
+  std::vector<float> losses_, dres_, dx_c_, dx_4c_, dx_4c2_, dx_3c_;
+};
+
+}  // namespace parity

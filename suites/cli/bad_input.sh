@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Bad input is refused: every case below must exit non-zero (a clean error, not a crash), say why on stderr
+# (a specific phrase is grepped for), and leave nothing behind at the --results / --checkpoint-out paths,
+# nor any temporary (*.tmp.*) file of an interrupted atomic write.
+#
+# usage: bash bad_input.sh PATH/TO/parity SOURCE_DIR
+set -euo pipefail
+# shellcheck source=suites/cli/common.bash
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash" "$@"
+
+# expect_refused NAME PHRASE [--cli] [--outputs] -- ARGS...: `parity train ARGS... --results NAME.res.h5
+# --checkpoint-out NAME.ckpt.h5` must fail with PHRASE (an extended regex, case-insensitive) on stderr.
+# Without --cli the message must be one of parity's own ("parity: error: ..."), exit status 1; with --cli
+# it comes from the command-line parser. With --outputs, ARGS name the output paths themselves.
+expect_refused() {
+  local name="$1" phrase="$2" own=1 outputs=1
+  shift 2
+  while [[ "$1" == --cli || "$1" == --outputs ]]; do
+    [[ "$1" == --cli ]] && own=0
+    [[ "$1" == --outputs ]] && outputs=0
+    shift
+  done
+  [[ "$1" == "--" ]] && shift
+  local res="$WORK/$name.res.h5" ckpt="$WORK/$name.ckpt.h5"
+  local extra=(--results "$res" --checkpoint-out "$ckpt")
+  [[ $outputs -eq 1 ]] || extra=()
+  check "$name: parity train $* is refused with /$phrase/ on stderr"
+  run_parity "$name.out" "$name.err" train "$@" "${extra[@]}"
+  if [[ $RC -eq 0 ]]; then
+    show_file "stdout" "$name.out"
+    fail "$name: exit status 0, expected an error"
+  fi
+  if [[ $RC -ge 128 ]]; then
+    show_file "stderr" "$name.err"
+    fail "$name: killed by signal $((RC - 128)) (a crash, not a clean error)"
+  fi
+  if ! grep -E -i -q -- "$phrase" "$name.err"; then
+    show_file "stderr" "$name.err"
+    fail "$name: stderr does not contain /$phrase/"
+  fi
+  if [[ $own -eq 1 ]]; then
+    if grep -q "internal error" "$name.err"; then
+      show_file "stderr" "$name.err"
+      fail "$name: reported as an internal error (an exception parity did not anticipate), exit status $RC"
+    fi
+    grep -q "^parity: error: " "$name.err" || { show_file "stderr" "$name.err"; fail "$name: no 'parity: error:' line"; }
+    [[ $RC -eq 1 ]] || fail "$name: exit status $RC, expected 1 (a parity error)"
+  fi
+  no_leftovers "$name" "$res" "$ckpt"
+  pass "$name: exit $RC, $(head -n 1 "$name.err")"
+}
+
+# --- command line and configuration ------------------------------------------------------------------
+
+expect_refused unknown_flag "not expected|unknown|unrecognized" --cli -- --steps 1 --no-such-flag 3
+expect_refused unknown_model "unknown model preset 'huge'" -- --model huge --steps 1
+expect_refused heads_not_dividing "C=128 is not divisible by heads H=3" -- --heads 3 --steps 1
+expect_refused micro_batches_not_pow2 "--micro-batches 3 is not a power of two" -- --micro-batches 3 --steps 1
+expect_refused zero_steps "--steps must be >= 1" -- --steps 0
+expect_refused bf16_not_yet "--precision bf16 is not supported" -- --precision bf16 --steps 1
+expect_refused dump_step_out_of_range "--dump-step" -- --steps 2 --dump-grads "$WORK/g.h5" --dump-step 3
+no_leftovers "dump_step_out_of_range" "$WORK/g.h5"
+
+# --- data -----------------------------------------------------------------------------------------------
+
+expect_refused missing_data "cannot read data file .*no-such-file.bin: No such file" -- \
+  --data "$WORK/no-such-file.bin" --steps 1
+
+# An llm.c token file (header: 256 int32, magic 20240520, version 1, token count; then uint16 tokens)
+# whose header announces 1000 tokens while only 10 follow.
+python3 - "$WORK/truncated.bin" <<'EOF'
+import struct, sys
+header = [20240520, 1, 1000] + [0] * 253
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<256i", *header) + struct.pack("<10H", *range(10)))
+EOF
+expect_refused corrupt_llmc_file "truncated: the header says 1000 tokens" -- --data "$WORK/truncated.bin" --steps 1
+
+# --- checkpoints ----------------------------------------------------------------------------------------
+
+head -c 65536 /dev/urandom >"$WORK/random.h5"
+expect_refused resume_random_bytes "cannot open HDF5 file .*random.h5: not an HDF5 file" -- \
+  --resume "$WORK/random.h5" --steps 2
+
+# A genuine checkpoint of a model with C=64, resumed by the default tiny model (C=128).
+check "write a checkpoint with --channels 64 (the input of the next two cases)"
+train_ok c64 --channels 64 --steps 1 --quiet --checkpoint-out "$WORK/c64.h5"
+[[ -s "$WORK/c64.h5" ]] || fail "no checkpoint written at $WORK/c64.h5"
+pass "c64.h5 written"
+expect_refused resume_other_shape "does not match this run: channels is 64 in the file, 128 here" -- \
+  --resume "$WORK/c64.h5" --steps 2
+
+# The same checkpoint cut in half: a truncated HDF5 file.
+head -c $(($(stat -c %s "$WORK/c64.h5") / 2)) "$WORK/c64.h5" >"$WORK/half.h5"
+expect_refused resume_truncated "half.h5.*(corrupt|truncated)" -- --resume "$WORK/half.h5" --channels 64 --steps 2
+
+# A valid HDF5 file that is not a checkpoint (a results file).
+check "write a results file (the input of the next case)"
+train_ok res --steps 1 --quiet --results "$WORK/results.h5"
+pass "results.h5 written"
+expect_refused resume_not_a_checkpoint "is not a parity checkpoint" -- --resume "$WORK/results.h5" --steps 2
+
+# --- outputs that cannot be written ---------------------------------------------------------------------
+
+expect_refused results_dir_missing "cannot create HDF5 file .*no-dir/r.h5: No such file or directory" --outputs -- \
+  --steps 1 --quiet --results "$WORK/no-dir/r.h5"
+expect_refused checkpoint_dir_missing "cannot create HDF5 file .*no-dir/c.h5: No such file or directory" --outputs -- \
+  --steps 1 --quiet --checkpoint-out "$WORK/no-dir/c.h5"
+mkdir "$WORK/a-directory"
+expect_refused checkpoint_onto_directory "a-directory.*Is a directory" --outputs -- \
+  --steps 1 --quiet --checkpoint-out "$WORK/a-directory"
+[[ -z "$(ls -A "$WORK/a-directory")" ]] || fail "checkpoint_onto_directory: wrote into the directory"
+
+# --- divergence -----------------------------------------------------------------------------------------
+
+# lr 1e30 without clipping: step 1 (loss 5.57) moves every weight by ~1e30 (Adam's first step is lr *
+# sign(g)), so the logits of step 2 overflow and its loss is NaN. Training must stop with an error instead
+# of writing a results file or checkpoint full of NaN.
+expect_refused nan_loss "loss is (NaN|infinite)" -- --lr 1e30 --grad-clip 0 --steps 5
+
+finish
