@@ -30,7 +30,7 @@ void add_train_flags(CLI::App& app, parity::TrainConfig& c, long dims[5]) {
   app.add_option("--numerics", c.numerics, "exact (canonical order, bit-reproducible) or fast (BLAS)")
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, parity::Numerics>{{"exact", parity::Numerics::exact}, {"fast", parity::Numerics::fast}}));
-  app.add_option("--checkpoint-out", c.checkpoint_out, "write a checkpoint (HDF5) at the end and every --save-every");
+  app.add_option("--checkpoint-out", c.checkpoint_out, "write a checkpoint (HDF5) at the end and every --save-every; {step} in the name is replaced by the step");
   app.add_option("--save-every", c.save_every, "checkpoint every N steps (0: only at the end)");
   app.add_option("--resume", c.resume, "continue from a checkpoint (bit for bit)");
   app.add_option("--results", c.results, "write per-step results (HDF5)");

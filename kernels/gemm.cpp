@@ -1,12 +1,13 @@
 // GEMM kernels: exact mode follows the canonical order (canonical.hpp) at BLAS speed; fast mode calls BLAS.
 //
 // Exact mode computes Y[m][n] = sum over r of A(m, r) * B(n, r) with one register tile of kMr x kNr outputs
-// per task. The tile walks the whole reduction: for each block of 32 consecutive r it runs the block's
+// per task. The tile walks its reduction in order: for each block of 32 consecutive r it runs the block's
 // sequential FMAs into zeroed registers, then folds the block result into the pairwise tree, evaluated in
-// post-order (tree_merge_counts) with a small stack of partial tiles that stays in L1. Each output element
-// is produced by exactly one task from the same sequence of operations as canonical_dot, so the bits do
-// not depend on tiling, edge padding or thread count. Operands are first packed into panels ([R][kMr] for
-// A, [R][kNr] for B, zero-padded past the matrix edge) so that the inner loop reads them contiguously.
+// post-order (tree_merge_counts) with a small stack of partial tiles in L1; only the tree's top is in
+// registers. Each output element is produced by exactly one task from the same sequence of operations as
+// canonical_dot, so the bits do not depend on tiling, edge padding or thread count. Operands are packed
+// into panels ([r][kMr] for A, [r][kNr] for B, zero-padded past the matrix edge; padding only ever feeds
+// outputs that are not stored) so that the inner loop reads them contiguously.
 #include "kernels/gemm.hpp"
 
 #include <Kokkos_Core.hpp>
@@ -16,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <vector>
@@ -128,6 +130,40 @@ void pack_transposed(const Operand& op, long i0, long valid, long R, float* __re
 
 #endif
 
+#if defined(__AVX512F__)
+
+// Copies 8 runs of W floats, s + j*ld for j < 8, to d[8][W]. A narrow run (W < 16) is put into place with
+// masked loads so that the destination is written in whole vectors: lane l of vector v is run (16v + l) / W,
+// float (16v + l) % W.
+template <int W>
+inline void copy_runs8(const float* s, long ld, float* __restrict d) {
+  if constexpr (W % 16 == 0) {
+    for (int j = 0; j < 8; ++j)
+      for (int v = 0; v < W; v += 16) _mm512_storeu_ps(d + j * W + v, _mm512_loadu_ps(s + j * ld + v));
+  } else {
+    static_assert(8 * W % 16 == 0, "8 runs must fill whole vectors");
+    for (int v = 0; v < W / 2; ++v) {
+      __m512 x = _mm512_setzero_ps();
+      for (int j = 0; j < 8; ++j) {
+        const int lo = std::max(j * W, 16 * v), hi = std::min(j * W + W, 16 * v + 16);
+        if (lo >= hi) continue;
+        const auto lanes = static_cast<__mmask16>(((1u << (hi - lo)) - 1) << (lo - 16 * v));
+        x = _mm512_mask_loadu_ps(x, lanes, s + j * ld + (16 * v - j * W));
+      }
+      _mm512_storeu_ps(d + 16 * v, x);
+    }
+  }
+}
+
+#else
+
+template <int W>
+inline void copy_runs8(const float* s, long ld, float* __restrict d) {
+  for (int j = 0; j < 8; ++j) std::memcpy(d + j * W, s + j * ld, W * sizeof(float));
+}
+
+#endif
+
 // Packs `count` panels of W rows of op, starting at row i0, over the reduction [0, R): panel q holds rows
 // i0 + qW .. i0 + qW + W-1 as dst[q][r][w] (dst + q*R*W + r*W + w); rows at or past n become 0.
 template <int W>
@@ -142,23 +178,27 @@ void pack_panels(const Operand& op, long i0, long count, long n, long R, float* 
   // Otherwise op.si == 1 (every operand has a unit stride): reduction index r selects a contiguous run of
   // count * W rows. Walk r in the outer loop so the source is read in whole runs (a strided read of W floats
   // per r and panel is latency-bound when the runs are far apart).
-  constexpr long kPiece = 64;  // reduction indices per task
+  constexpr long kPiece = 64;  // reduction indices per task, a multiple of 8
   constexpr long kAhead = 8;   // prefetch distance, in reduction indices
   Kokkos::parallel_for("parity::gemm_pack_rows", HostPolicy(0, (R + kPiece - 1) / kPiece), [=](long piece) {
     const long r1 = std::min(R, (piece + 1) * kPiece);
-    for (long r = piece * kPiece; r < r1; ++r) {
+    for (long r = piece * kPiece; r < r1; r += 8) {
+      const long rows = std::min(8L, r1 - r);
       const float* src = op.p + i0 + r * op.sr;
       // Runs are typically far apart (a row of dY per r), which the hardware prefetchers do not follow.
-      if (r + kAhead < R)
-        for (long f = 0; f < std::min(count * W, n - i0); f += 16) __builtin_prefetch(src + kAhead * op.sr + f);
+      for (long j = 0; j < rows; ++j)
+        if (r + j + kAhead < R)
+          for (long f = 0; f < std::min(count * W, n - i0); f += 16)
+            __builtin_prefetch(src + (j + kAhead) * op.sr + f);
       for (long q = 0; q < count; ++q) {
         float* __restrict d = dst + q * R * W + r * W;
         const float* s = src + q * W;
         const long valid = std::min<long>(W, n - i0 - q * W);
-        if (valid == W) {
-          for (int w = 0; w < W; ++w) d[w] = s[w];
+        if (valid == W && rows == 8) {
+          copy_runs8<W>(s, op.sr, d);
         } else {
-          for (int w = 0; w < W; ++w) d[w] = w < valid ? s[w] : 0.0f;
+          for (long j = 0; j < rows; ++j)
+            for (int w = 0; w < W; ++w) d[j * W + w] = w < valid ? s[j * op.sr + w] : 0.0f;
         }
       }
     }
@@ -295,7 +335,7 @@ void exact_tile(const float* __restrict a, const float* __restrict b, long blk0,
 // are taken kc x (slivers of 6) at a time so that the A block sits in L2 too while every B panel passes over
 // it. A reduction longer than one chunk parks each tile's tree stack in memory between chunks.
 void exact_gemm(const Operand& A, const Operand& B, const float* bias, float* Y, long M, long Nc, long R) {
-  constexpr long kChunkBlocks = 32;            // reduction chunk, in 32-blocks
+  constexpr long kChunkBlocks = 64;            // reduction chunk, in 32-blocks
   constexpr long kABlockBytes = 384 * 1024;    // target size of the packed A block
   constexpr int kSlot = kMr * kNr;
   if (M <= 0 || Nc <= 0) return;

@@ -1,5 +1,7 @@
 #include "reference/checkpoint.hpp"
 
+#include <filesystem>
+
 #include "reference/error.hpp"
 #include "reference/h5io.hpp"
 
@@ -40,8 +42,16 @@ void write_run_shape(H5Writer& w, const TrainConfig& c) {
   w.attr("/", "micro_batch_size", static_cast<int64_t>(c.micro_batch_size));
   w.attr("/", "data", c.data);
   w.attr("/", "precision", c.precision);
+  w.attr("/", "numerics", std::string(to_string(c.numerics)));
 }
 }  // namespace
+
+std::string checkpoint_path(const std::string& pattern, long step) {
+  std::string p = pattern;
+  for (auto at = p.find("{step}"); at != std::string::npos; at = p.find("{step}"))
+    p.replace(at, 6, std::to_string(step));
+  return p;
+}
 
 void save_checkpoint(const std::string& path, const TrainConfig& c, const ParamLayout& layout, const TrainState& s) {
   H5Writer w(path);
@@ -74,7 +84,15 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, const ParamL
   expect("vocab", c.model.V);
   expect("micro_batches", c.micro_batches);
   expect("micro_batch_size", c.micro_batch_size);
-  if (r.attr_string("/", "data") != c.data)
+  if (r.attr_string("/", "precision") != c.precision)
+    throw Error("checkpoint " + path + " does not match this run: precision is " + r.attr_string("/", "precision") +
+                " in the file, " + c.precision + " here");
+  auto same_data = [](const std::string& a, const std::string& b) {
+    std::error_code e1, e2;
+    const auto ca = std::filesystem::weakly_canonical(a, e1), cb = std::filesystem::weakly_canonical(b, e2);
+    return a == b || (!e1 && !e2 && std::filesystem::exists(ca) && ca == cb);
+  };
+  if (!same_data(r.attr_string("/", "data"), c.data))
     throw Error("checkpoint " + path + " does not match this run: data is '" + r.attr_string("/", "data") +
                 "' in the file, '" + c.data + "' here");
   s.step = r.attr_int("/", "step");

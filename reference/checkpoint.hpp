@@ -15,6 +15,9 @@ struct TrainState {
   long step = 0;                    // completed optimizer steps
 };
 
+// "{step}" in a checkpoint path is replaced by the step number (keeps every --save-every checkpoint).
+std::string checkpoint_path(const std::string& pattern, long step);
+
 void save_checkpoint(const std::string& path, const TrainConfig& c, const ParamLayout& layout, const TrainState& s);
 
 // Loads into s, after checking that the file is a parity checkpoint of the same model and run shape;

@@ -1,6 +1,7 @@
 #include "reference/train_config.hpp"
 
 #include <cmath>
+#include <filesystem>
 
 #include "reference/error.hpp"
 
@@ -39,11 +40,23 @@ void validate(const TrainConfig& c) {
   need(c.check_consistency >= 0, "--check-consistency must be >= 0");
   need(c.lr >= 0 && std::isfinite(c.lr), "--lr must be a finite number >= 0");
   need(c.warmup >= 0, "--warmup must be >= 0");
+  need(c.lr_min_frac >= 0 && c.lr_min_frac <= 1, "--lr-min-frac must be a number in [0, 1]");
+  need(c.adam.weight_decay >= 0 && std::isfinite(c.adam.weight_decay), "--weight-decay must be a finite number >= 0");
   need(c.grad_clip >= 0, "--grad-clip must be >= 0");
   need(c.save_every >= 0, "--save-every must be >= 0");
   need(c.save_every == 0 || !c.checkpoint_out.empty(), "--save-every needs --checkpoint-out");
   need(c.dump_grads.empty() || (c.dump_step >= 1 && c.dump_step <= c.steps),
        "--dump-grads needs --dump-step K with 1 <= K <= --steps");
+  need(c.dump_step == 0 || !c.dump_grads.empty(), "--dump-step needs --dump-grads FILE");
+  // Fail before training, not after it, when an output cannot be written.
+  for (const std::string* out : {&c.results, &c.checkpoint_out, &c.dump_grads}) {
+    if (out->empty()) continue;
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path(*out).parent_path().empty() ? fs::path(".") : fs::path(*out).parent_path();
+    std::error_code ec;
+    need(fs::is_directory(dir, ec), "cannot write " + *out + ": directory " + dir.string() + " does not exist");
+    need(!fs::is_directory(*out, ec), "cannot write " + *out + ": it is a directory");
+  }
 }
 
 float learning_rate(const TrainConfig& c, long s) {

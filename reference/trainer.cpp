@@ -93,6 +93,12 @@ TrainResult train(const TrainConfig& c) {
     scatter_local(lay, own, st.m, mom.data(), false);
     scatter_local(lay, own, st.v, var.data(), false);
     start = st.step;
+    if (start >= c.steps)
+      throw Error("checkpoint " + c.resume + " is already at step " + std::to_string(start) +
+                  "; nothing to train with --steps " + std::to_string(c.steps));
+    if (!c.dump_grads.empty() && c.dump_step <= start)
+      throw Error("--dump-step " + std::to_string(c.dump_step) + " is not after the checkpoint's step " +
+                  std::to_string(start) + ": that step will not run");
   } else {
     init_local(lay, c.seed, params.data());
   }
@@ -226,9 +232,12 @@ TrainResult train(const TrainConfig& c) {
     if (g.dp > 1) g.dp_group().allreduce_sum(&loss_sum, 1, Numerics::exact);
     if (g.pp > 1) pipe.broadcast(&loss_sum, 1, c.pp - 1);
     const float loss = loss_sum / static_cast<float>(tokens);
-    if (!std::isfinite(loss))
+    if (!std::isfinite(loss)) {
+      char lr[32];
+      std::snprintf(lr, sizeof lr, "%.3e", learning_rate(c, s));
       throw Error("loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at step " +
-                  std::to_string(s + 1) + " (lr " + std::to_string(learning_rate(c, s)) + "); stopping");
+                  std::to_string(s + 1) + " (lr " + lr + "); stopping");
+    }
 
     const float norm = global_grad_norm(lay, own, g, grads.data());
     if (c.dump_step == s + 1 && !c.dump_grads.empty()) {
@@ -294,7 +303,7 @@ TrainResult train(const TrainConfig& c) {
       st.params = gather_full(lay, own, g, params.data(), true);
       st.m = gather_full(lay, own, g, mom.data(), false);
       st.v = gather_full(lay, own, g, var.data(), false);
-      if (root) save_checkpoint(c.checkpoint_out, c, full, st);
+      if (root) save_checkpoint(checkpoint_path(c.checkpoint_out, done), c, full, st);
     }
   }
   // Pipeline idle share: the largest over stages (the schedule's bubble shows up on every stage).

@@ -15,7 +15,7 @@ void MpiCommunicator::all_gather(const float* in, float* out, const std::vector<
   const std::vector<long> displs = displacements(counts);
   float* own = out + displs[rank_];
   if (counts[rank_] > 0 && in != own) std::memmove(own, in, sizeof(float) * counts[rank_]);
-  allgather_inplace(comm_, out, counts.data(), displs.data());
+  allgather_inplace(comm_, comm_p2p_, out, counts.data(), displs.data());
   stats_.add("all_gather", double(std::accumulate(counts.begin(), counts.end(), 0L)) * sizeof(float), now() - t0);
 }
 

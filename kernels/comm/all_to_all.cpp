@@ -14,7 +14,7 @@ void MpiCommunicator::all_to_all(const float* in, float* out, long chunk) {
   } else {
     std::vector<long> c(p, chunk), d(p);
     for (int j = 0; j < p; ++j) d[j] = j * chunk;
-    exchange_v(comm_, in, c.data(), d.data(), out, c.data(), d.data());
+    exchange_v(comm_, comm_p2p_, /*fits=*/false, in, c.data(), d.data(), out, c.data(), d.data());
   }
   stats_.add("all_to_all", double(chunk) * p * sizeof(float), now() - t0);
 }

@@ -18,13 +18,13 @@ void MpiCommunicator::exact_allreduce_segment(float* buf, long m) {
     // The all-to-all and the all-gather of two ranks are pairwise exchanges.
     const int o = 1 - r;
     check(MPI_Sendrecv(buf + ldispls_[o], int(lcounts_[o]), MPI_FLOAT, o, 1, scratch, int(mine), MPI_FLOAT, o, 1,
-                       comm_, MPI_STATUS_IGNORE),
+                       comm_p2p_, MPI_STATUS_IGNORE),
           "MPI_Sendrecv");
     leaves_[r] = buf + ldispls_[r];
     leaves_[o] = scratch;
     tree_sum_leaves(leaves_.data(), p, mine, buf + ldispls_[r], tree_tmp_);
     check(MPI_Sendrecv(buf + ldispls_[r], int(mine), MPI_FLOAT, o, 2, buf + ldispls_[o], int(lcounts_[o]),
-                       MPI_FLOAT, o, 2, comm_, MPI_STATUS_IGNORE),
+                       MPI_FLOAT, o, 2, comm_p2p_, MPI_STATUS_IGNORE),
           "MPI_Sendrecv");
     return;
   }
@@ -44,9 +44,11 @@ void MpiCommunicator::exact_allreduce_segment(float* buf, long m) {
     leaves_[j] = scratch + slot * mine;
     ++slot;
   }
-  exchange_v(comm_, buf, scounts_.data(), sdispls_.data(), scratch, rcounts_.data(), rdispls_.data());
+  // Largest extent on any rank: the segment (send side) or rank 0's (p-1) received contributions.
+  const bool fits = one_call(std::max(m, (p - 1) * lcounts_[0]));
+  exchange_v(comm_, comm_p2p_, fits, buf, scounts_.data(), sdispls_.data(), scratch, rcounts_.data(), rdispls_.data());
   tree_sum_leaves(leaves_.data(), p, mine, buf + ldispls_[r], tree_tmp_);
-  allgather_inplace(comm_, buf, lcounts_.data(), ldispls_.data());
+  allgather_inplace(comm_, comm_p2p_, buf, lcounts_.data(), ldispls_.data());
 }
 
 void MpiCommunicator::allreduce_sum(float* buf, long n, Numerics num) {

@@ -40,15 +40,21 @@ void tree_sum_leaves(const float* const* leaves, int p, long width, float* out, 
 
 // Generalised all-to-all with 64-bit counts: send[sdispls[j] .. + scounts[j]) goes to rank j, where it is
 // received into recv[rdispls[me] .. + rcounts[me]). The part to self is copied (memmove; skipped when
-// source and destination coincide). send and recv may overlap only on the pairwise path (MPI forbids
-// aliased buffers), which allgather_inplace relies on. Uses MPI_Alltoallv when everything
-// fits max_count(), else a pairwise exchange of bounded pieces (step s: to rank+s, from rank-s).
-void exchange_v(MPI_Comm comm, const float* send, const long* scounts, const long* sdispls, float* recv,
+// source and destination coincide). Uses MPI_Alltoallv when `fits`, else a pairwise exchange of pieces of
+// at most max_count() elements (step s: to rank+s, from rank-s). `fits` must be the same on every rank (a
+// function of the global layout: every count and displacement of every rank <= max_count()), since the two
+// paths do not match each other. send and recv may overlap only on the pairwise path (MPI forbids aliased
+// buffers), which allgather_inplace relies on. The pairwise path sends on `p2p`, a communicator that carries
+// no caller's messages (so that a caller's unreceived message can never match).
+void exchange_v(MPI_Comm comm, MPI_Comm p2p, bool fits, const float* send, const long* scounts, const long* sdispls, float* recv,
                 const long* rcounts, const long* rdispls);
 
 // In-place all-gather with 64-bit counts: rank j's part is buf[displs[j] .. + counts[j]). MPI_Allgatherv
 // with MPI_IN_PLACE when it fits max_count(), else the pairwise exchange.
-void allgather_inplace(MPI_Comm comm, float* buf, const long* counts, const long* displs);
+void allgather_inplace(MPI_Comm comm, MPI_Comm p2p, float* buf, const long* counts, const long* displs);
+
+// Whether an exchange whose largest count or displacement (over all ranks) is `extent` may use one MPI call.
+inline bool one_call(long extent) { return extent <= max_count(); }
 
 // Point-to-point in pieces of at most max_count() elements (non-overtaking keeps them in order).
 void send_pieces(MPI_Comm comm, const void* buf, long n, MPI_Datatype type, int elem_bytes, int dest, int tag);
@@ -90,6 +96,7 @@ class MpiCommunicator final : public Communicator {
   // started in program order (the all-to-all of an exact request, MPI_Iallreduce of a fast one) and one for
   // the all-gathers, which are started in the order the requests were made (a FIFO across requests), so
   // that every rank starts the collectives of each communicator in the same order whatever test() saw.
+  MPI_Comm comm_p2p() const { return comm_p2p_; }
   MPI_Comm comm_start() const { return comm_start_; }
   MPI_Comm comm_gather() const { return comm_gather_; }
   void enqueue(NbSegment* s) { pending_.push_back(s); }
@@ -104,7 +111,9 @@ class MpiCommunicator final : public Communicator {
   void give_buffer(std::vector<float>&& b);
 
  private:
-  MPI_Comm comm_ = MPI_COMM_NULL, comm_start_ = MPI_COMM_NULL, comm_gather_ = MPI_COMM_NULL;
+  // comm_: blocking collectives and the caller's send/recv; comm_p2p_: point-to-point inside collectives.
+  MPI_Comm comm_ = MPI_COMM_NULL, comm_p2p_ = MPI_COMM_NULL, comm_start_ = MPI_COMM_NULL,
+           comm_gather_ = MPI_COMM_NULL;
   std::deque<NbSegment*> pending_;
   int rank_ = 0, size_ = 1;
   MPI_Op max_op_ = MPI_OP_NULL;

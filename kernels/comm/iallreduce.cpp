@@ -17,7 +17,8 @@ class ExactRequest final : public Communicator::Request {
  public:
   ExactRequest(MpiCommunicator* c, float* buf, long n) : c_(c) {
     const int p = c->size(), r = c->rank();
-    const long segmax = max_count();
+    // Segments whose counts and displacements (up to (p-1) * ceil(m/p) on the receive side) fit an int.
+    const long segmax = std::min(max_count(), long(INT_MAX / 2));
     long scratch = 0;
     for (long off = 0; off < n; off += segmax) {
       const long m = std::min(segmax, n - off);

@@ -7,17 +7,12 @@
 
 namespace parity::comm_detail {
 
-void exchange_v(MPI_Comm comm, const float* send, const long* scounts, const long* sdispls, float* recv,
+void exchange_v(MPI_Comm comm, MPI_Comm p2p, bool fits, const float* send, const long* scounts, const long* sdispls, float* recv,
                 const long* rcounts, const long* rdispls) {
   int me = 0, p = 1;
   MPI_Comm_rank(comm, &me);
   MPI_Comm_size(comm, &p);
   const long m = max_count();
-  bool fits = true;
-  for (int j = 0; j < p && fits; ++j) {
-    if (j == me) continue;
-    fits = scounts[j] + sdispls[j] <= m && rcounts[j] + rdispls[j] <= m;
-  }
   // Own part: a local copy, never through MPI.
   if (scounts[me] != rcounts[me]) throw std::runtime_error("exchange_v: self send and receive counts differ");
   if (scounts[me] > 0 && send + sdispls[me] != recv + rdispls[me])
@@ -45,18 +40,18 @@ void exchange_v(MPI_Comm comm, const float* send, const long* scounts, const lon
     for (long off = 0; off < rcounts[src]; off += m) {
       const int c = int(std::min(m, rcounts[src] - off));
       reqs.emplace_back();
-      check(MPI_Irecv(recv + rdispls[src] + off, c, MPI_FLOAT, src, kTag, comm, &reqs.back()), "MPI_Irecv");
+      check(MPI_Irecv(recv + rdispls[src] + off, c, MPI_FLOAT, src, kTag, p2p, &reqs.back()), "MPI_Irecv");
     }
     for (long off = 0; off < scounts[dst]; off += m) {
       const int c = int(std::min(m, scounts[dst] - off));
       reqs.emplace_back();
-      check(MPI_Isend(send + sdispls[dst] + off, c, MPI_FLOAT, dst, kTag, comm, &reqs.back()), "MPI_Isend");
+      check(MPI_Isend(send + sdispls[dst] + off, c, MPI_FLOAT, dst, kTag, p2p, &reqs.back()), "MPI_Isend");
     }
     check(MPI_Waitall(int(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
   }
 }
 
-void allgather_inplace(MPI_Comm comm, float* buf, const long* counts, const long* displs) {
+void allgather_inplace(MPI_Comm comm, MPI_Comm p2p, float* buf, const long* counts, const long* displs) {
   int me = 0, p = 1;
   MPI_Comm_rank(comm, &me);
   MPI_Comm_size(comm, &p);
@@ -76,7 +71,7 @@ void allgather_inplace(MPI_Comm comm, float* buf, const long* counts, const long
   }
   // Every rank sends its own part to every other rank: an exchange whose send side is the same range.
   std::vector<long> sc(p, counts[me]), sd(p, displs[me]);
-  exchange_v(comm, buf, sc.data(), sd.data(), buf, counts, displs);
+  exchange_v(comm, p2p, false, buf, sc.data(), sd.data(), buf, counts, displs);
 }
 
 void send_pieces(MPI_Comm comm, const void* buf, long n, MPI_Datatype type, int elem_bytes, int dest, int tag) {

@@ -39,6 +39,7 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm) {
   MPI_Initialized(&init);
   if (!init) throw std::runtime_error("make_mpi_communicator: MPI is not initialised");
   comm_ = dup(comm);
+  comm_p2p_ = dup(comm);
   comm_start_ = dup(comm);
   comm_gather_ = dup(comm);
   MPI_Comm_rank(comm_, &rank_);
@@ -51,7 +52,7 @@ MpiCommunicator::~MpiCommunicator() {
   MPI_Finalized(&fin);
   if (fin) return;
   if (max_op_ != MPI_OP_NULL) MPI_Op_free(&max_op_);
-  for (MPI_Comm* c : {&comm_, &comm_start_, &comm_gather_})
+  for (MPI_Comm* c : {&comm_, &comm_p2p_, &comm_start_, &comm_gather_})
     if (*c != MPI_COMM_NULL) MPI_Comm_free(c);
 }
 

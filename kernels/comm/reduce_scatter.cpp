@@ -1,5 +1,6 @@
 // Reduce-scatter (sum) with per-rank counts: exact = all-to-all of chunks + ordered local tree;
 // fast = MPI_Reduce_scatter.
+#include <algorithm>
 #include <numeric>
 #include <stdexcept>
 
@@ -17,8 +18,7 @@ void MpiCommunicator::reduce_scatter_sum(const float* in, float* out, const std:
   const long n = std::accumulate(counts.begin(), counts.end(), 0L);
   const std::vector<long> displs = displacements(counts);
   const long mine = counts[r];
-  bool fits = n <= max_count();
-  if (num == Numerics::fast && fits && p > 1) {
+  if (num == Numerics::fast && one_call(n) && p > 1) {
     std::vector<int> rc(counts.begin(), counts.end());
     check(MPI_Reduce_scatter(in, out, rc.data(), MPI_FLOAT, MPI_SUM, comm_), "MPI_Reduce_scatter");
   } else {
@@ -42,8 +42,9 @@ void MpiCommunicator::reduce_scatter_sum(const float* in, float* out, const std:
       leaves_[j] = scratch + slot * mine;
       ++slot;
     }
+    const long widest = *std::max_element(counts.begin(), counts.end());
     if (p > 1)
-      exchange_v(comm_, in, scounts_.data(), sdispls_.data(), scratch, rcounts_.data(), rdispls_.data());
+      exchange_v(comm_, comm_p2p_, one_call(std::max(n, (p - 1) * widest)), in, scounts_.data(), sdispls_.data(), scratch, rcounts_.data(), rdispls_.data());
     tree_sum_leaves(leaves_.data(), p, mine, out, tree_tmp_);
   }
   stats_.add(num == Numerics::exact ? "reduce_scatter_sum.exact" : "reduce_scatter_sum.fast",

@@ -102,12 +102,12 @@ expect_refused resume_not_a_checkpoint "is not a parity checkpoint" -- --resume 
 
 # --- outputs that cannot be written ---------------------------------------------------------------------
 
-expect_refused results_dir_missing "cannot create HDF5 file .*no-dir/r.h5: No such file or directory" --outputs -- \
+expect_refused results_dir_missing "cannot write .*no-dir/r.h5: directory .*no-dir does not exist" --outputs -- \
   --steps 1 --quiet --results "$WORK/no-dir/r.h5"
-expect_refused checkpoint_dir_missing "cannot create HDF5 file .*no-dir/c.h5: No such file or directory" --outputs -- \
+expect_refused checkpoint_dir_missing "cannot write .*no-dir/c.h5: directory .*no-dir does not exist" --outputs -- \
   --steps 1 --quiet --checkpoint-out "$WORK/no-dir/c.h5"
 mkdir "$WORK/a-directory"
-expect_refused checkpoint_onto_directory "a-directory.*Is a directory" --outputs -- \
+expect_refused checkpoint_onto_directory "a-directory: it is a directory" --outputs -- \
   --steps 1 --quiet --checkpoint-out "$WORK/a-directory"
 [[ -z "$(ls -A "$WORK/a-directory")" ]] || fail "checkpoint_onto_directory: wrote into the directory"
 

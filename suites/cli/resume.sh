@@ -8,11 +8,9 @@
 #      step 3; resume once (3 -> 6) and twice (2 -> 4 -> 6).
 #   2. warm-up only (--warmup 6 >= --steps): lr(s) = lr * (s+1) / 6 for every --steps <= 6, so the lr
 #      changes at every step and the resumed run must pick up the step index, not just the state.
-#   3. the default cosine schedule over 6 steps: the step-3 checkpoint of `--steps 6 --save-every 3` is
-#      caught by hard-linking the checkpoint file as soon as it appears (the step-6 save replaces the
-#      name by rename, and the hard link keeps the step-3 inode); the link's step attribute proves it.
-#      parity has no way to keep the step-3 file by itself (no {step} placeholder in --checkpoint-out,
-#      no --stop-after), hence the hard link.
+#   3. the default cosine schedule over 6 steps: the step-3 checkpoint of `--steps 6 --save-every 3`, kept
+#      apart by the {step} placeholder in --checkpoint-out (the step-6 save would otherwise replace the
+#      file); its step attribute proves it.
 #
 # usage: bash resume.sh PATH/TO/parity SOURCE_DIR
 set -euo pipefail
@@ -74,13 +72,13 @@ train_ok const_d6 "${CONST[@]}" --steps 6 --resume "$WORK/const_d4.h5" --checkpo
 same_checkpoint "constant lr, 2 + 2 + 2" "$WORK/const_a.h5" "$WORK/const_d6.h5"
 same_steps "constant lr, 2 + 2 + 2 (last leg)" 5 const_a.out const_d6.out
 
-check "resuming the step-6 checkpoint with --steps 6 trains no further step"
-train_ok const_e "${CONST[@]}" --steps 6 --resume "$WORK/const_a.h5"
-if grep -qE '^step ' const_e.out; then
-  show_file "stdout" const_e.out
-  fail "resuming a step-6 checkpoint with --steps 6 ran more steps"
-fi
-pass "no step lines"
+check "resuming the step-6 checkpoint with --steps 6 is refused: there is nothing to train"
+rc=0
+timeout "$PARITY_TIMEOUT" "$PARITY" train "${CONST[@]}" --steps 6 --resume "$WORK/const_a.h5" >const_e.out 2>const_e.err || rc=$?
+[[ $rc -eq 1 ]] || fail "expected exit 1, got $rc"
+grep -q "already at step 6; nothing to train" const_e.err || { show_file "stderr" const_e.err; fail "no clear message"; }
+grep -qE '^step ' const_e.out && fail "it ran steps"
+pass "refused: $(cat const_e.err)"
 
 # ------------------------------------------------------------------------------------ 2. warm-up only
 WARM=("${BASE[@]}" --warmup 6)
@@ -99,32 +97,13 @@ same_steps "warm-up, 3 + 3" 4 warm_a.out warm_c.out
 # can be linked.
 COS=(--model tiny --micro-batches 2 --micro-batch-size 8 --lr 1e-3 --warmup 1 --steps 6)
 
-check "cosine schedule: 6 steps straight, with and without --save-every 3 (saving must not perturb the run)"
+check "cosine schedule: 6 steps straight, and with --save-every 3 into cos_b.{step}.h5 (saving must not perturb the run)"
 train_ok cos_a "${COS[@]}" --checkpoint-out "$WORK/cos_a.h5"
-# A run saving at step 3 and 6; catch the step-3 file with a hard link as soon as it appears.
-caught=0
-for attempt in 1 2 3; do
-  rm -f "$WORK/cos_b.h5" "$WORK/cos_b3.h5"
-  timeout "$PARITY_TIMEOUT" "$PARITY" train "${COS[@]}" --save-every 3 --checkpoint-out "$WORK/cos_b.h5" \
-    >cos_b.out 2>cos_b.err &
-  pid=$!
-  while [[ ! -e "$WORK/cos_b.h5" ]] && kill -0 "$pid" 2>/dev/null; do sleep 0.002; done
-  ln "$WORK/cos_b.h5" "$WORK/cos_b3.h5" 2>/dev/null || true
-  rc=0
-  wait "$pid" || rc=$?
-  if [[ $rc -ne 0 ]]; then
-    show_file "stderr" cos_b.err
-    fail "parity train ${COS[*]} --save-every 3 exited with status $rc"
-  fi
-  if [[ -e "$WORK/cos_b3.h5" && "$(attr "$WORK/cos_b3.h5" step)" == 3 ]]; then
-    caught=1
-    break
-  fi
-  echo "    (attempt $attempt: the step-3 checkpoint was replaced before it could be linked; retrying)"
-done
-[[ $caught -eq 1 ]] || fail "could not catch the step-3 checkpoint of --save-every 3 in 3 attempts"
-pass "caught cos_b3.h5 at step 3"
-same_checkpoint "cosine, final checkpoint with --save-every 3" "$WORK/cos_a.h5" "$WORK/cos_b.h5"
+train_ok cos_b "${COS[@]}" --save-every 3 --checkpoint-out "$WORK/cos_b.{step}.h5"
+[[ -e "$WORK/cos_b.3.h5" && "$(attr "$WORK/cos_b.3.h5" step)" == 3 ]] || fail "no step-3 checkpoint cos_b.3.h5"
+pass "cos_b.3.h5 holds step 3"
+same_checkpoint "cosine, final checkpoint with --save-every 3" "$WORK/cos_a.h5" "$WORK/cos_b.6.h5"
+cp "$WORK/cos_b.3.h5" "$WORK/cos_b3.h5"
 
 check "cosine schedule: resume the step-3 checkpoint to 6"
 train_ok cos_c "${COS[@]}" --resume "$WORK/cos_b3.h5" --checkpoint-out "$WORK/cos_c.h5"

@@ -147,12 +147,12 @@ std::string hex_bits(float x) {
 }
 
 // Edge shapes (ragged tiles, ragged last k-block, single elements), a model shape, and reductions longer than
-// the kernel's 1024-long chunks (K for xwt, O for dyw, N for dytx) with several row blocks; small enough for
-// the scalar references.
+// the kernel's 2048-long chunks (K for xwt, O for dyw, N for dytx) over several blocks of rows; small enough
+// for the scalar references.
 const std::vector<Shape> kShapes = {
-    {1, 1, 1},    {7, 33, 31},   {13, 100, 65},   {64, 128, 384}, {130, 257, 70},  {6, 32, 32},
-    {1, 1000, 3}, {5, 64, 17},   {100, 1, 50},    {2, 3, 1},      {37, 1500, 45},  {12, 96, 64},
-    {130, 1500, 70}, {1100, 40, 20}, {9, 30, 2100},
+    {1, 1, 1},   {7, 33, 31},    {13, 100, 65},    {64, 128, 384}, {130, 257, 70}, {6, 32, 32},
+    {1, 1000, 3}, {5, 64, 17},   {100, 1, 50},     {2, 3, 1},      {12, 96, 64},   {37, 1500, 45},
+    {50, 2100, 45}, {130, 2100, 70}, {2100, 40, 100}, {50, 30, 2100},
 };
 const Form kForms[] = {Form::xwt, Form::dyw, Form::dytx};
 
@@ -210,7 +210,7 @@ TEST(Gemm, EmptyReductionGivesZeroPlusBias) {
 // Tensor parallelism splits a reduction of 32 * 2^j * q terms into 2^j contiguous parts, one per rank, and
 // combines the parts' results with the pairwise tree: that must reproduce the unsplit GEMM bit for bit.
 TEST(Gemm, ExactSplitReductionCombinesToTheUnsplitResult) {
-  const long q = 5;  // j = 3 gives a 1280-long reduction: more than one kernel chunk
+  const long q = 9;  // j = 3 gives a 2304-long reduction: more than one kernel chunk
   for (int j = 1; j <= 3; ++j)
     for (Form f : kForms) {
       const long parts = 1L << j, R = kBlock * parts * q, Rp = R / parts;
