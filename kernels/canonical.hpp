@@ -168,6 +168,20 @@ class VecTree {
     ++next_;
     if (next_ < static_cast<long>(merges_.size())) cur_ = take();
   }
+  // For the last leaf only: the tree's final value on [lo, hi), written to out[lo, hi), as soon as that part
+  // of the leaf is final (lets a caller start reducing one bucket while the rest of the leaf is computed).
+  // The same additions in the same order as push(); call it for disjoint ranges covering the leaf instead of
+  // push(). result() is then not available.
+  void finish_range(long lo, long hi, float* out) const {
+    const float* cur = pool_[cur_].data();
+    for (long i = lo; i < hi; ++i) out[i] = cur[i];
+    const long depth = static_cast<long>(stack_.size());
+    for (long k = 0; k < merges_[next_]; ++k) {
+      const float* l = pool_[stack_[depth - 1 - k]].data();
+      for (long i = lo; i < hi; ++i) out[i] = l[i] + out[i];  // left + right
+    }
+  }
+  bool at_last_leaf() const { return next_ + 1 == static_cast<long>(merges_.size()); }
   const float* result() const { return pool_[stack_.back()].data(); }
   float* result_mut() { return pool_[stack_.back()].data(); }
 

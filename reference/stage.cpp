@@ -100,10 +100,13 @@ float Stage::forward(int slot, const float* P, const int32_t* inputs, const int3
 }
 
 void Stage::backward(int slot, const float* P, float* G, float* G_embed, const int32_t* inputs,
-                     const int32_t* targets, const float* dx_out, float* dx_in, float dloss) {
+                     const int32_t* targets, const float* dx_out, float* dx_in, float dloss, const ReadyFn& ready) {
   const StageSpec& sp = lay_.spec();
   const long N = N_, C = m_.C, T = m_.T;
   Slot& s = slots_[slot];
+  auto done = [&](const float* first, long n) {
+    if (ready) ready(first, n);
+  };
   if (sp.last()) {
     // LM head (tied, vocab-parallel): dlogits -> d(lnf out) (partial over the vocabulary, tree over TP)
     // and the head's part of dwte.
@@ -113,9 +116,14 @@ void Stage::backward(int slot, const float* P, float* G, float* G_embed, const i
     std::fill(dres_.begin(), dres_.end(), 0.0f);
     layernorm_backward(dres_.data(), G + lay_.lnfw, G + lay_.lnfb, dx_c_.data(), layer_input(s, nl_), P + lay_.lnfw,
                        s.lnf_mean.data(), s.lnf_rstd.data(), N, C);
+    done(G + lay_.wte, Vl_ * C);
+    done(G + lay_.lnfw, 2 * C);
   } else {
     std::copy(dx_out, dx_out + N * C, dres_.begin());
-    if (sp.first()) std::fill(G + lay_.wte, G + lay_.wte + Vl_ * C, 0.0f);  // the head's part lives on the last stage
+    if (sp.first()) {
+      std::fill(G + lay_.wte, G + lay_.wte + Vl_ * C, 0.0f);  // the head's part lives on the last stage
+      done(G + lay_.wte, Vl_ * C);
+    }
   }
   for (long i = nl_ - 1; i >= 0; --i) {
     const BlockOffsets& o = lay_.blocks[i];
@@ -134,11 +142,14 @@ void Stage::backward(int slot, const float* P, float* G, float* G_embed, const i
     tp_sum(dx_c_.data(), N * C);  // column-parallel qkv: partial over this rank's heads
     layernorm_backward(dres_.data(), G + o.ln1w, G + o.ln1b, dx_c_.data(), layer_input(s, i), P + o.ln1w,
                        a.ln1_mean.data(), a.ln1_rstd.data(), N, C);
+    done(G + o.ln1w, o.mprojb + C - o.ln1w);  // the layer's tensors are contiguous, ln1.weight .. mlp.proj.bias
   }
   if (sp.first()) {
     // Token embedding's part of dwte (this rank's vocabulary rows), and dwpe.
     std::fill(G_embed, G_embed + Vl_ * C, 0.0f);
     encoder_backward(G_embed, G + lay_.wpe, dres_.data(), inputs, N, T, C, lay_.vocab_lo, lay_.vocab_lo + Vl_);
+    done(G + lay_.wpe, T * C);
+    done(G_embed, Vl_ * C);
   } else {
     std::copy(dres_.begin(), dres_.end(), dx_in);
   }

@@ -12,6 +12,7 @@
 // Activations live in `slots` (one per micro-batch in flight: 1 for one device, up to pp for 1F1B).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "kernels/comm/communicator.hpp"
@@ -33,8 +34,12 @@ class Stage {
   // Overwrites every local gradient in G. The tied embedding's two parts stay apart: the LM head's part goes
   // to G[wte] (last stage), the token embedding's part to G_embed [Vl, C] (first stage); the trainer adds
   // them after the micro-batch and data-parallel trees. Other stages than the first write dx_in [N, C].
+  // ready(first, n), if given, is called as soon as the gradients [first, first+n) of G or G_embed are final
+  // (LM head and lnf, then each layer from the last, then wpe and the embedding), so that a data-parallel
+  // reduction can start on them while the rest of the backward pass runs. The calls cover G and G_embed.
+  using ReadyFn = std::function<void(const float*, long)>;
   void backward(int slot, const float* P, float* G, float* G_embed, const int32_t* inputs, const int32_t* targets,
-                const float* dx_out, float* dx_in, float dloss);
+                const float* dx_out, float* dx_in, float dloss, const ReadyFn& ready = {});
 
   long rows() const { return N_; }
 

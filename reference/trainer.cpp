@@ -110,6 +110,8 @@ TrainResult train(const TrainConfig& c) {
                 c.pp > 1 ? (" " + c.schedule).c_str() : "", c.zero ? " zero1" : "");
 
   VecTree grad_tree(m_local, P + E);  // this rank's micro-batches: a subtree of the canonical micro-batch tree
+  const bool overlap = c.zero == 0 && g.dp > 1;  // DP all-reduce overlapped with the last backward pass
+  std::vector<float> reduced(overlap ? P + E : 0);
   std::vector<float> grads(P);        // the step's gradient (owned ranges valid with ZeRO)
   std::vector<int32_t> inputs(m_local * N), targets(m_local * N);
   std::vector<float> act_in(N * C), grad_in(N * C), embed_shard(E), exchange;
@@ -152,7 +154,7 @@ TrainResult train(const TrainConfig& c) {
     } else {
       ops = c.schedule == "gpipe" ? schedule_gpipe(c.pp, g.pp_rank, m_local) : schedule_1f1b(c.pp, g.pp_rank, m_local);
     }
-    std::vector<std::unique_ptr<Communicator::Request>> sends;
+    std::vector<std::unique_ptr<Communicator::Request>> sends, buckets;
     grad_tree.reset();
     TreeAccumulator loss_tree(m_local);
     for (const PipeOp& op : ops) {
@@ -175,24 +177,35 @@ TrainResult train(const TrainConfig& c) {
           idle += since(w0);
         }
         float* leaf = grad_tree.leaf();
-        stage.backward(slot, params.data(), leaf, leaf + P, in, tg, grad_in.data(), grad_out[op.mb].data(), dloss);
-        grad_tree.push();
+        if (overlap && grad_tree.at_last_leaf()) {
+          // The last micro-batch: as each part of the gradient becomes final, finish its micro-batch tree
+          // and start its data-parallel all-reduce (buckets of at most 16 MiB) while the backward goes on.
+          auto ready = [&](const float* first, long n) {
+            const long lo = first - leaf;
+            grad_tree.finish_range(lo, lo + n, reduced.data());
+            for (long b = lo; b < lo + n; b += kBucket)
+              buckets.push_back(g.dp_group().iallreduce_sum(reduced.data() + b, std::min(kBucket, lo + n - b), c.numerics));
+            for (auto& r : buckets) r->test();  // progress the earlier buckets
+          };
+          stage.backward(slot, params.data(), leaf, leaf + P, in, tg, grad_in.data(), grad_out[op.mb].data(), dloss,
+                         ready);
+        } else {
+          stage.backward(slot, params.data(), leaf, leaf + P, in, tg, grad_in.data(), grad_out[op.mb].data(), dloss);
+          grad_tree.push();
+        }
         if (!spec.first()) sends.push_back(pipe.isend(grad_out[op.mb].data(), N * C, prev, kTagGrad));
       }
     }
     for (auto& r : sends) r->wait();
-    float* local = grad_tree.result_mut();
 
     // Data parallelism: combine the DP ranks' subtrees with the ordered tree over DP rank.
     if (c.zero == 0) {
-      std::vector<std::unique_ptr<Communicator::Request>> buckets;
-      if (g.dp > 1)
-        for (long lo = 0; lo < P + E; lo += kBucket)
-          buckets.push_back(g.dp_group().iallreduce_sum(local + lo, std::min(kBucket, P + E - lo), c.numerics));
-      for (auto& r : buckets) r->wait();
+      for (auto& r : buckets) r->wait();  // started during the last backward pass
+      const float* local = overlap ? reduced.data() : grad_tree.result();
       std::copy(local, local + P, grads.begin());
       std::copy(local + P, local + P + E, embed_shard.begin());
     } else {
+      const float* local = grad_tree.result();
       // ZeRO-1: reduce-scatter each region (wte, the rest) onto the shard owners, in whole 32-element units.
       long lo = 0;
       for (const Range region : {Range{0, W}, Range{W, P}}) {

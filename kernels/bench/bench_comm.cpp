@@ -61,8 +61,9 @@ std::map<std::string, std::pair<Impl, long>> g_registered;
 void register_all() {
   for (long bytes = 1024; bytes <= (16L << 20); bytes *= 4)
     for (Impl impl : {Impl::exact, Impl::mpi}) {
-      const std::string name = std::string("allreduce/") + impl_name(impl) + "/" +
-                               (bytes >= (1 << 20) ? std::to_string(bytes >> 20) + "MiB" : std::to_string(bytes >> 10) + "KiB");
+      const std::string size =
+          bytes >= (1 << 20) ? std::to_string(bytes >> 20) + "MiB" : std::to_string(bytes >> 10) + "KiB";
+      const std::string name = std::string("allreduce/") + impl_name(impl) + "/" + size;
       benchmark::RegisterBenchmark(name.c_str(), run_allreduce, impl, bytes)
           ->UseManualTime()
           ->Iterations(iterations_for(bytes))

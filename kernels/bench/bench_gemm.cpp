@@ -1,14 +1,14 @@
 // GEMM throughput: each form in exact and fast numerics, and OpenBLAS's cblas_sgemm called directly for the
 // same product as the peer, at 1024^3 and the `small` model's linear-layer shapes. Run single-threaded:
 //   OPENBLAS_NUM_THREADS=1 build/kernels/bench/bench_gemm
-// (OpenBLAS picks its AVX-512 kernel only with OPENBLAS_CORETYPE unset.) After the usual table, prints each
-// form's median GFLOP/s over the repetitions (--benchmark_repetitions=5 on a shared machine) and exact as a
-// fraction of the direct cblas_sgemm of the same shape.
+// (OpenBLAS picks its AVX-512 kernel only with OPENBLAS_CORETYPE unset; on a shared machine add
+// --benchmark_repetitions=5 --benchmark_report_aggregates_only=true.) After the usual table, prints a summary:
+// GFLOP/s per form and variant (median over repetitions) and exact as a fraction of the direct cblas_sgemm
+// of the same shape. Rates are per CPU second, which is steadier than wall time when the machine is shared.
 #include <Kokkos_Core.hpp>
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -100,30 +100,33 @@ void register_all() {
       }
 }
 
-// Console output as usual, and the GFLOP/s of every repetition kept for the exact-versus-OpenBLAS summary.
+// Console output as usual, and each benchmark's GFLOP/s kept for the exact-versus-OpenBLAS summary: the
+// median aggregate when there are repetitions (also with --benchmark_report_aggregates_only), else the run.
 class Reporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& r : runs) {
-      const auto it = g_registered.find(r.benchmark_name());
+      const auto it = g_registered.find(r.run_name.str());
       const auto c = r.counters.find("GFLOP/s");
-      if (it != g_registered.end() && c != r.counters.end() && r.run_type == Run::RT_Iteration)
-        samples_[it->second].push_back(c->second.value);
+      if (it == g_registered.end() || c == r.counters.end()) continue;
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median")
+        median_[it->second] = c->second.value;
+      else if (r.run_type == Run::RT_Iteration)
+        last_[it->second] = c->second.value;
     }
   }
-  // Median GFLOP/s over the repetitions (--benchmark_repetitions), 0 if the benchmark did not run.
+  // 0 if the benchmark did not run (filtered out).
   double gflops(Form f, Variant v, int shape) const {
-    const auto it = samples_.find({f, v, shape});
-    if (it == samples_.end()) return 0.0;
-    std::vector<double> s = it->second;
-    std::sort(s.begin(), s.end());
-    const size_t n = s.size();
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    for (const auto* m : {&median_, &last_}) {
+      const auto it = m->find({f, v, shape});
+      if (it != m->end()) return it->second;
+    }
+    return 0.0;
   }
 
  private:
-  std::map<std::tuple<Form, Variant, int>, std::vector<double>> samples_;
+  std::map<std::tuple<Form, Variant, int>, double> median_, last_;
 };
 
 void print_summary(const Reporter& rep) {

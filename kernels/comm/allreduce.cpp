@@ -46,7 +46,8 @@ void MpiCommunicator::exact_allreduce_segment(float* buf, long m) {
   }
   // Largest extent on any rank: the segment (send side) or rank 0's (p-1) received contributions.
   const bool fits = one_call(std::max(m, (p - 1) * lcounts_[0]));
-  exchange_v(comm_, comm_p2p_, fits, buf, scounts_.data(), sdispls_.data(), scratch, rcounts_.data(), rdispls_.data());
+  exchange_v(comm_, comm_p2p_, fits, buf, scounts_.data(), sdispls_.data(), scratch, rcounts_.data(),
+             rdispls_.data());
   tree_sum_leaves(leaves_.data(), p, mine, buf + ldispls_[r], tree_tmp_);
   allgather_inplace(comm_, comm_p2p_, buf, lcounts_.data(), ldispls_.data());
 }
@@ -54,7 +55,7 @@ void MpiCommunicator::exact_allreduce_segment(float* buf, long m) {
 void MpiCommunicator::allreduce_sum(float* buf, long n, Numerics num) {
   const double t0 = now();
   if (num == Numerics::exact) {
-    const long seg = std::min(kAllreduceSegment, max_count());
+    const long seg = std::min(allreduce_segment(), max_count());
     for (long off = 0; off < n; off += seg) exact_allreduce_segment(buf + off, std::min(seg, n - off));
   } else {
     const long m = max_count();

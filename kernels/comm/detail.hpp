@@ -22,9 +22,13 @@ void set_max_count(long m);  // m >= 1; for tests
 // Exact all-reduce works on segments of at most this many elements (each segment chunked over the ranks);
 // bounds the persistent scratch to (p-1)/p of it. See bench_comm for the choice.
 constexpr long kAllreduceSegment = long(1) << 22;  // 4 Mi floats = 16 MiB
+long allreduce_segment();          // kAllreduceSegment unless changed (for tuning)
+void set_allreduce_segment(long m);
 
 // Wall clock for the statistics.
-inline double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+inline double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 // Throws std::runtime_error naming the MPI call when rc != MPI_SUCCESS (communicators are created with
 // MPI_ERRORS_RETURN).
@@ -46,8 +50,8 @@ void tree_sum_leaves(const float* const* leaves, int p, long width, float* out, 
 // paths do not match each other. send and recv may overlap only on the pairwise path (MPI forbids aliased
 // buffers), which allgather_inplace relies on. The pairwise path sends on `p2p`, a communicator that carries
 // no caller's messages (so that a caller's unreceived message can never match).
-void exchange_v(MPI_Comm comm, MPI_Comm p2p, bool fits, const float* send, const long* scounts, const long* sdispls, float* recv,
-                const long* rcounts, const long* rdispls);
+void exchange_v(MPI_Comm comm, MPI_Comm p2p, bool fits, const float* send, const long* scounts,
+                const long* sdispls, float* recv, const long* rcounts, const long* rdispls);
 
 // In-place all-gather with 64-bit counts: rank j's part is buf[displs[j] .. + counts[j]). MPI_Allgatherv
 // with MPI_IN_PLACE when it fits max_count(), else the pairwise exchange.

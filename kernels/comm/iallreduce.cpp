@@ -161,7 +161,8 @@ void MpiCommunicator::advance(NbSegment* until) {
     // The local tree over the p contributions to this rank's chunk, then the all-gather.
     const int p = size_, r = rank_;
     leaves_.resize(p);
-    for (int j = 0, slot = 0; j < p; ++j) leaves_[j] = j == r ? s->buf + s->ad[r] : s->scratch + long(slot++) * s->ac[r];
+    for (int j = 0, slot = 0; j < p; ++j)
+      leaves_[j] = j == r ? s->buf + s->ad[r] : s->scratch + long(slot++) * s->ac[r];
     tree_sum_leaves(leaves_.data(), p, s->ac[r], s->buf + s->ad[r], tree_tmp_);
     check(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, s->buf, s->ac.data(), s->ad.data(), MPI_FLOAT,
                           comm_gather_, &s->req),

@@ -7,8 +7,8 @@
 
 namespace parity::comm_detail {
 
-void exchange_v(MPI_Comm comm, MPI_Comm p2p, bool fits, const float* send, const long* scounts, const long* sdispls, float* recv,
-                const long* rcounts, const long* rdispls) {
+void exchange_v(MPI_Comm comm, MPI_Comm p2p, bool fits, const float* send, const long* scounts,
+                const long* sdispls, float* recv, const long* rcounts, const long* rdispls) {
   int me = 0, p = 1;
   MPI_Comm_rank(comm, &me);
   MPI_Comm_size(comm, &p);

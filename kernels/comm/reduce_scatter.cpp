@@ -44,7 +44,8 @@ void MpiCommunicator::reduce_scatter_sum(const float* in, float* out, const std:
     }
     const long widest = *std::max_element(counts.begin(), counts.end());
     if (p > 1)
-      exchange_v(comm_, comm_p2p_, one_call(std::max(n, (p - 1) * widest)), in, scounts_.data(), sdispls_.data(), scratch, rcounts_.data(), rdispls_.data());
+      exchange_v(comm_, comm_p2p_, one_call(std::max(n, (p - 1) * widest)), in, scounts_.data(), sdispls_.data(),
+                 scratch, rcounts_.data(), rdispls_.data());
     tree_sum_leaves(leaves_.data(), p, mine, out, tree_tmp_);
   }
   stats_.add(num == Numerics::exact ? "reduce_scatter_sum.exact" : "reduce_scatter_sum.fast",

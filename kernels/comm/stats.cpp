@@ -38,6 +38,14 @@ namespace comm_detail {
 
 namespace {
 long g_max_count = INT_MAX;
+long g_segment = kAllreduceSegment;
+}
+
+long allreduce_segment() { return g_segment; }
+
+void set_allreduce_segment(long m) {
+  if (m < 1) throw std::invalid_argument("set_allreduce_segment: must be >= 1");
+  g_segment = m;
 }
 
 long max_count() { return g_max_count; }

@@ -73,7 +73,8 @@ uint32_t bits(float x) {
 
 // Compares bit patterns; reports the first few differences.
 ::testing::AssertionResult same_bits(const std::vector<float>& got, const std::vector<float>& want) {
-  if (got.size() != want.size()) return ::testing::AssertionFailure() << "sizes " << got.size() << " vs " << want.size();
+  if (got.size() != want.size())
+    return ::testing::AssertionFailure() << "sizes " << got.size() << " vs " << want.size();
   int bad = 0;
   ::testing::AssertionResult res = ::testing::AssertionSuccess();
   for (size_t i = 0; i < got.size(); ++i)
@@ -276,7 +277,8 @@ TEST_F(Comm, IallreduceEqualsAllreduce) {
         reqs.clear();  // destructors wait
       }
       for (size_t k = 0; k < ns.size(); ++k)
-        EXPECT_TRUE(same_bits(b[k], want[k])) << "n=" << ns[k] << " rep=" << rep << " exact=" << (num == Numerics::exact);
+        EXPECT_TRUE(same_bits(b[k], want[k]))
+            << "n=" << ns[k] << " rep=" << rep << " exact=" << (num == Numerics::exact);
     }
   }
 }

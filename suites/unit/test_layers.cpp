@@ -171,7 +171,7 @@ void expect_matches_fd(const std::string& what, const VecF& grad, const VecD& fd
 // =========================================================================================================
 
 struct EncoderCase {
-  long S = 5, T = 20, C = 32, V = 10;  // N = 100 rows: 4 row blocks, the last one partial
+  long S = 9, T = 37, C = 32, V = 10;  // N = 333 rows: 11 row blocks (uneven tree), the last one partial
   long N() const { return S * T; }
   std::vector<int32_t> tokens;
   VecF wte, wpe;
@@ -618,7 +618,6 @@ TEST(Layer, Gelu) {
   gelu_forward(y2.data(), x.data(), n);
   gelu_backward(dx2.data(), x.data(), dout.data(), n);
   EXPECT_TRUE(same_bits(y, y2) && same_bits(dx, dx2));
-  EXPECT_EQ(y[0], y2[0]);
 }
 
 // =========================================================================================================
