@@ -10,6 +10,7 @@
 #include <cblas.h>
 
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>

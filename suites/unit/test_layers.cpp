@@ -120,7 +120,7 @@ void expect_close_d(const std::string& what, const VecD& got, const VecD& ref, d
   EXPECT_EQ(bad, 0) << what;
 }
 
-// Central difference of the fp64 loss f at element i of x (x is restored afterwards).
+// Central difference of the fp64 loss f with respect to xi, a variable f reads (restored afterwards).
 double central_diff(const std::function<double()>& f, double& xi, double h) {
   const double x0 = xi;
   xi = x0 + h;
@@ -131,7 +131,7 @@ double central_diff(const std::function<double()>& f, double& xi, double h) {
   return (fp - fm) / (2.0 * h);
 }
 
-// Finite differences at the listed elements of x; fills fd (same indexing as idx).
+// Finite differences of f at the listed elements of x (f reads x); relative step h.
 VecD finite_diffs(const std::function<double()>& f, VecD& x, const std::vector<long>& idx, double h = 1e-5) {
   VecD fd(idx.size());
   for (size_t k = 0; k < idx.size(); ++k) fd[k] = central_diff(f, x[idx[k]], h * std::max(1.0, std::fabs(x[idx[k]])));
