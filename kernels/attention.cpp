@@ -29,28 +29,59 @@ void weighted_rows(float* out, long n, long hs, const W& w, const X& x, std::vec
   tree_reduce_inplace(scratch.data(), nb, hs);
   std::copy(scratch.begin(), scratch.begin() + hs, out);
 }
+
+
+// scores[t2] = canonical dot over d < hs of q[d] * Kt[d][t2], for t2 < n: the same per-lane order as
+// canonical_dot (32-long fma chains over d, tree over the hs/32 blocks), vectorised over t2 instead of d.
+// Kt is K transposed ([hs][T]); leaves is scratch of num_blocks(hs) * T floats.
+void scores_row(float* scores, const float* q, const float* Kt, long T, long n, long hs, float* leaves) {
+  const long nb = num_blocks(hs);
+  for (long b = 0; b < nb; ++b) {
+    float* leaf = leaves + b * n;
+    for (long t2 = 0; t2 < n; ++t2) leaf[t2] = 0.0f;
+    const long hi = std::min(hs, (b + 1) * kBlock);
+    for (long d = b * kBlock; d < hi; ++d) {
+      const float qd = q[d];
+      const float* k = Kt + d * T;
+      for (long t2 = 0; t2 < n; ++t2) leaf[t2] = std::fma(qd, k[t2], leaf[t2]);
+    }
+  }
+  tree_reduce_inplace(leaves, nb, n);
+  std::copy(leaves, leaves + n, scores);
+}
+
+// Kt[d][t] = x[t * stride + d] for one head's q, k or v (T rows, hs columns).
+void transpose_head(float* Kt, const float* x, long T, long hs, long stride) {
+  for (long t = 0; t < T; ++t)
+    for (long d = 0; d < hs; ++d) Kt[d * T + t] = x[t * stride + d];
+}
 }  // namespace
 
 void attention_forward(float* out, float* att, const float* qkv, long S, long T, long Hl, long hs) {
   const long C3 = Hl * 3 * hs, Cl = Hl * hs;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
-  parallel_units("attention_forward", S * Hl * T, [=](long u) {
-    const long t = u % T, h = (u / T) % Hl, s = u / (T * Hl);
+  parallel_units("attention_forward", S * Hl, [=](long u) {
+    const long h = u % Hl, s = u / Hl;
     const float* base = qkv + s * T * C3 + h * 3 * hs;
-    const float* q = base + t * C3;
-    float* a = att + ((s * Hl + h) * T + t) * T;
-    float mx = -INFINITY;
-    for (long t2 = 0; t2 <= t; ++t2) {
-      a[t2] = canonical_dot(q, base + t2 * C3 + hs, hs) * scale;
-      mx = std::max(mx, a[t2]);
+    static thread_local std::vector<float> Kt, leaves, scratch;
+    Kt.resize(hs * T);
+    leaves.resize(num_blocks(hs) * T);
+    transpose_head(Kt.data(), base + hs, T, hs, C3);
+    for (long t = 0; t < T; ++t) {
+      float* a = att + ((s * Hl + h) * T + t) * T;
+      scores_row(a, base + t * C3, Kt.data(), T, t + 1, hs, leaves.data());
+      float mx = -INFINITY;
+      for (long t2 = 0; t2 <= t; ++t2) {
+        a[t2] = a[t2] * scale;
+        mx = std::max(mx, a[t2]);
+      }
+      for (long t2 = 0; t2 <= t; ++t2) a[t2] = std::exp(a[t2] - mx);
+      const float inv = 1.0f / canonical_sum(a, t + 1);
+      for (long t2 = 0; t2 <= t; ++t2) a[t2] = a[t2] * inv;
+      for (long t2 = t + 1; t2 < T; ++t2) a[t2] = 0.0f;
+      weighted_rows(out + (s * T + t) * Cl + h * hs, t + 1, hs, [a](long t2) { return a[t2]; },
+                    [base, C3, hs](long t2) { return base + t2 * C3 + 2 * hs; }, scratch);
     }
-    for (long t2 = 0; t2 <= t; ++t2) a[t2] = std::exp(a[t2] - mx);
-    const float inv = 1.0f / canonical_sum(a, t + 1);
-    for (long t2 = 0; t2 <= t; ++t2) a[t2] = a[t2] * inv;
-    for (long t2 = t + 1; t2 < T; ++t2) a[t2] = 0.0f;
-    static thread_local std::vector<float> scratch;
-    weighted_rows(out + (s * T + t) * Cl + h * hs, t + 1, hs, [a](long t2) { return a[t2]; },
-                  [base, C3, hs](long t2) { return base + t2 * C3 + 2 * hs; }, scratch);
   });
 }
 
@@ -64,13 +95,16 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
     float* dbase = dqkv + s * T * C3 + h * 3 * hs;
     const float* A = att + (s * Hl + h) * T * T;
     const float* dO = dout + s * T * Cl + h * hs;
-    static thread_local std::vector<float> dpre, datt, scratch;
+    static thread_local std::vector<float> dpre, datt, scratch, Vt, leaves;
     dpre.assign(T * T, 0.0f);
     datt.resize(T);
+    Vt.resize(hs * T);
+    leaves.resize(num_blocks(hs) * T);
+    transpose_head(Vt.data(), base + 2 * hs, T, hs, C3);
     // d(pre-softmax scores), scaled: dpre[t, t2] = att (datt - sum_t3 att datt) * scale, t2 <= t.
     for (long t = 0; t < T; ++t) {
       const float* a = A + t * T;
-      for (long t2 = 0; t2 <= t; ++t2) datt[t2] = canonical_dot(dO + t * Cl, base + t2 * C3 + 2 * hs, hs);
+      scores_row(datt.data(), dO + t * Cl, Vt.data(), T, t + 1, hs, leaves.data());  // datt[t2] = dO[t] . v[t2]
       const float dot = canonical_dot(a, datt.data(), t + 1);
       float* dp = dpre.data() + t * T;
       for (long t2 = 0; t2 <= t; ++t2) dp[t2] = (a[t2] * (datt[t2] - dot)) * scale;

@@ -34,7 +34,7 @@ Stage::Stage(const ModelConfig& m, Numerics num, long seqs, const LocalLayout& l
       a.ln1.resize(N * C); a.ln1_mean.resize(N); a.ln1_rstd.resize(N);
       a.qkv.resize(N * 3 * Cl_); a.atty.resize(N * Cl_); a.att.resize(S_ * Hl_ * m.T * m.T);
       a.res2.resize(N * C); a.ln2.resize(N * C); a.ln2_mean.resize(N); a.ln2_rstd.resize(N);
-      a.fch.resize(N * 4 * Cl_); a.fch_gelu.resize(N * 4 * Cl_); a.res3.resize(N * C);
+      a.fch.resize(N * 4 * Cl_); a.fch_tanh.resize(N * 4 * Cl_); a.fch_gelu.resize(N * 4 * Cl_); a.res3.resize(N * C);
     }
   }
   losses_.resize(N);
@@ -79,7 +79,7 @@ float Stage::forward(int slot, const float* P, const int32_t* inputs, const int3
       for (long c = 0; c < C; ++c) a.res2[n * C + c] = x[n * C + c] + (a.res2[n * C + c] + pb[c]);
     layernorm_forward(a.ln2.data(), a.ln2_mean.data(), a.ln2_rstd.data(), a.res2.data(), P + o.ln2w, P + o.ln2b, N, C);
     linear_forward(num_, a.fch.data(), a.ln2.data(), P + o.fcw, P + o.fcb, N, C, 4 * Cl_);
-    gelu_forward(a.fch_gelu.data(), a.fch.data(), N * 4 * Cl_);
+    gelu_forward(a.fch_gelu.data(), a.fch_tanh.data(), a.fch.data(), N * 4 * Cl_);
     linear_forward(num_, a.res3.data(), a.fch_gelu.data(), P + o.mprojw, nullptr, N, 4 * Cl_, C);
     tp_sum(a.res3.data(), N * C);
     const float* mb = P + o.mprojb;
@@ -130,7 +130,7 @@ void Stage::backward(int slot, const float* P, float* G, float* G_embed, const i
     LayerActs& a = s.layers[i];
     // MLP: dres is d(res3). Row-parallel mproj: local weight columns; its input gradient needs no reduction.
     linear_backward(num_, dx_4c_.data(), G + o.mprojw, G + o.mprojb, dres_.data(), a.fch_gelu.data(), P + o.mprojw, N, 4 * Cl_, C);
-    gelu_backward(dx_4c2_.data(), a.fch.data(), dx_4c_.data(), N * 4 * Cl_);
+    gelu_backward(dx_4c2_.data(), a.fch.data(), a.fch_tanh.data(), dx_4c_.data(), N * 4 * Cl_);
     linear_backward(num_, dx_c_.data(), G + o.fcw, G + o.fcb, dx_4c2_.data(), a.ln2.data(), P + o.fcw, N, C, 4 * Cl_);
     tp_sum(dx_c_.data(), N * C);  // column-parallel fc: input gradient partial over the 4C outputs
     layernorm_backward(dres_.data(), G + o.ln2w, G + o.ln2b, dx_c_.data(), a.res2.data(), P + o.ln2w,

@@ -45,7 +45,7 @@ class Stage {
 
  private:
   struct LayerActs {
-    std::vector<float> ln1, ln1_mean, ln1_rstd, qkv, atty, att, res2, ln2, ln2_mean, ln2_rstd, fch, fch_gelu, res3;
+    std::vector<float> ln1, ln1_mean, ln1_rstd, qkv, atty, att, res2, ln2, ln2_mean, ln2_rstd, fch, fch_tanh, fch_gelu, res3;
   };
   struct Slot {
     std::vector<float> input, lnf, lnf_mean, lnf_rstd, logits;

@@ -319,13 +319,21 @@ TrainResult train(const TrainConfig& c) {
       if (root) save_checkpoint(checkpoint_path(c.checkpoint_out, done), c, full, st);
     }
   }
-  // Pipeline idle share: the largest over stages (the schedule's bubble shows up on every stage).
-  double frac[1] = {time_total > 0 ? idle_total / time_total : 0.0};
-  MPI_Allreduce(MPI_IN_PLACE, frac, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  result.idle_fraction = frac[0];
-  if (root && !c.quiet && c.pp > 1)
-    std::printf("pipeline idle %.1f%% of step time (largest stage); theoretical bubble (p-1)/(m+p-1) = %.1f%%\n",
-                100.0 * result.idle_fraction, 100.0 * result.theoretical_bubble);
+  // Pipeline idle share per stage (time blocked waiting for a neighbour / step time). With balanced stages
+  // each stage's share approaches the schedule's bubble (p-1)/(m+p-1); an unbalanced split adds the
+  // difference in stage time to the faster stages' idle time.
+  std::vector<double> stage_idle(c.pp, 0.0);
+  if (g.dp_rank == 0 && g.tp_rank == 0) stage_idle[g.pp_rank] = time_total > 0 ? idle_total / time_total : 0.0;
+  MPI_Allreduce(MPI_IN_PLACE, stage_idle.data(), c.pp, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  result.stage_idle = stage_idle;
+  result.idle_fraction = 0;
+  for (double f : stage_idle) result.idle_fraction += f / c.pp;
+  if (root && !c.quiet && c.pp > 1) {
+    std::printf("pipeline idle per stage:");
+    for (int st = 0; st < c.pp; ++st) std::printf(" %.1f%%", 100.0 * stage_idle[st]);
+    std::printf(" (mean %.1f%%); theoretical bubble (p-1)/(m+p-1) = %.1f%%\n", 100.0 * result.idle_fraction,
+                100.0 * result.theoretical_bubble);
+  }
   if (root && !c.results.empty()) write_results(c.results, c, run_id(c), result.steps);
   return result;
 }

@@ -21,7 +21,8 @@ struct StepRecord {
 
 struct TrainResult {
   std::vector<StepRecord> steps;
-  double idle_fraction = 0, theoretical_bubble = 0;  // pipeline: measured (max over stages) vs (p-1)/(m+p-1)
+  std::vector<double> stage_idle;                     // pipeline: idle share of each stage
+  double idle_fraction = 0, theoretical_bubble = 0;  // mean over stages vs (p-1)/(m+p-1)
 };
 
 // Runs the configured training on the ranks of MPI_COMM_WORLD (MPI must be initialised). Throws
