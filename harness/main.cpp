@@ -1,89 +1,42 @@
-// parity: the command-line entry point. Subcommands: train (the reference trainer).
-#include <CLI/CLI.hpp>
+// parity: the command-line entry point. Subcommands live in harness/cmd_*.cpp.
 #include <Kokkos_Core.hpp>
-#include <mpi.h>
 #include <cstdio>
+#include <mpi.h>
+#include <vector>
 
+#include "harness/commands.hpp"
 #include "reference/error.hpp"
-#include "reference/trainer.hpp"
 
 namespace {
-
-void add_train_flags(CLI::App& app, parity::TrainConfig& c, long dims[5]) {
-  app.add_option("--model", c.model_name, "model preset: tiny, small, gpt2-124m")->capture_default_str();
-  app.add_option("--layers", dims[0], "override the number of layers L");
-  app.add_option("--channels", dims[1], "override the channels C");
-  app.add_option("--heads", dims[2], "override the attention heads H");
-  app.add_option("--seq-len", dims[3], "override the sequence length T");
-  app.add_option("--vocab", dims[4], "override the vocabulary V (padded to a multiple of 256 inside)");
-  app.add_option("--data", c.data, "synthetic[:V], a text file (bytes) or an llm.c token file")->capture_default_str();
-  app.add_option("--seed", c.seed, "seed of initialisation and data")->capture_default_str();
-  app.add_option("--steps", c.steps, "optimizer steps")->capture_default_str();
-  app.add_option("--micro-batches", c.micro_batches, "micro-batches per step (m)")->capture_default_str();
-  app.add_option("--micro-batch-size", c.micro_batch_size, "sequences per micro-batch (b)")->capture_default_str();
-  app.add_option("--lr", c.lr, "peak learning rate")->capture_default_str();
-  app.add_option("--warmup", c.warmup, "linear warm-up steps")->capture_default_str();
-  app.add_option("--lr-min-frac", c.lr_min_frac, "cosine decay ends at lr * this")->capture_default_str();
-  app.add_option("--weight-decay", c.adam.weight_decay, "AdamW weight decay (2-D weights)")->capture_default_str();
-  app.add_option("--grad-clip", c.grad_clip, "global gradient-norm clip, 0 = off")->capture_default_str();
-  app.add_option("--precision", c.precision, "fp32 (bf16, fp16: planned)")->capture_default_str();
-  app.add_option("--numerics", c.numerics, "exact (canonical order, bit-reproducible) or fast (BLAS)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, parity::Numerics>{{"exact", parity::Numerics::exact}, {"fast", parity::Numerics::fast}}));
-  app.add_option("--checkpoint-out", c.checkpoint_out, "write a checkpoint (HDF5) at the end and every --save-every; {step} in the name is replaced by the step");
-  app.add_option("--save-every", c.save_every, "checkpoint every N steps (0: only at the end)");
-  app.add_option("--resume", c.resume, "continue from a checkpoint (bit for bit)");
-  app.add_option("--results", c.results, "write per-step results (HDF5)");
-  app.add_option("--dump-grads", c.dump_grads, "write the gradients of step --dump-step (HDF5)");
-  app.add_option("--dump-step", c.dump_step, "1-based step whose gradients --dump-grads writes");
-  app.add_flag("--quiet", c.quiet, "no per-step lines");
-  app.add_option("--dp", c.dp, "data-parallel degree")->capture_default_str();
-  app.add_option("--tp", c.tp, "tensor-parallel degree (Megatron-style)")->capture_default_str();
-  app.add_option("--pp", c.pp, "pipeline-parallel degree (stages)")->capture_default_str();
-  app.add_option("--pp-split", c.pp_split, "layers per stage, e.g. 1,3 (default: even)")->delimiter(',');
-  app.add_option("--schedule", c.schedule, "pipeline schedule: gpipe or 1f1b")->capture_default_str();
-  app.add_option("--zero", c.zero, "1: ZeRO-1, optimizer state sharded over data-parallel ranks")->capture_default_str();
-  app.add_option("--check-consistency", c.check_consistency,
-                 "every N steps, check that replicas agree bit for bit (0: off)");
-  app.add_option("--inject-bitflip", c.inject_bitflip, "testing: STEP:RANK:TENSOR flips one bit")->group("");
+// A rank that fails alone (a file only it reads, a check only it sees) must not leave the others waiting in
+// a collective forever.
+void abort_others(int rc) {
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (size > 1) MPI_Abort(MPI_COMM_WORLD, rc);
 }
-
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"parity: a bit-exact reference trainer and conformance suite for hybrid-parallel GPT training"};
   app.require_subcommand(1);
-  parity::TrainConfig cfg;
-  long dims[5] = {0, 0, 0, 0, 0};
-  CLI::App* train = app.add_subcommand("train", "train GPT-2 with the reference trainer");
-  add_train_flags(*train, cfg, dims);
+  std::vector<parity::cli::Command> commands{parity::cli::add_train(app)};
   CLI11_PARSE(app, argc, argv);
 
   int rc = 0;
   MPI_Init(&argc, &argv);
   Kokkos::initialize();
   try {
-    if (train->parsed()) {
-      cfg.model = parity::model_preset(cfg.model_name);
-      long* fields[5] = {&cfg.model.L, &cfg.model.C, &cfg.model.H, &cfg.model.T, &cfg.model.V};
-      for (int i = 0; i < 5; ++i)
-        if (dims[i] != 0) *fields[i] = dims[i];
-      parity::train(cfg);
-    }
+    for (auto& cmd : commands)
+      if (cmd.app->parsed()) rc = cmd.run();
   } catch (const parity::Error& e) {
     std::fprintf(stderr, "parity: error: %s\n", e.what());
     rc = 1;
-    // A rank that fails alone (a file only it reads, a check only it sees) must not leave the others
-    // waiting in a collective forever.
-    int size = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size > 1) MPI_Abort(MPI_COMM_WORLD, rc);
+    abort_others(rc);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "parity: internal error: %s\n", e.what());
     rc = 2;
-    int size = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size > 1) MPI_Abort(MPI_COMM_WORLD, rc);
+    abort_others(rc);
   }
   Kokkos::finalize();
   MPI_Finalize();

@@ -5,10 +5,12 @@
 //       --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 // Each benchmark reports
 //   bytes_per_second  the kernel's compulsory traffic (each fp32 input read once, each output written once,
-//                     read-modify-write counted twice) per CPU second;
+//                     read-modify-write counted twice) per CPU second (the table prints it in GiB/s, the
+//                     summary in GB/s = 1e9 B/s, the unit of the ceiling);
 //   GFLOP/s           an arithmetic count (tanh/exp/sqrt/div counted as one flop each) per CPU second;
-//   of_ceiling        the fraction of this machine's ceiling it reaches: memory-bound kernels against
-//                     kPeakGBs, compute-bound ones (attention) against kPeakGFlops. The label names which.
+//   of_ceiling        the fraction of this machine's ceiling it reaches (a rate counter, so the table
+//                     prints it with "/s"): memory-bound kernels against kPeakGBs, compute-bound ones
+//                     (attention) against kPeakGFlops. The label names which.
 // The working sets of the `tiny` kernels (and several `small` ones) fit in cache, so memory-bound
 // fractions above 1 are possible there: the ceiling is DRAM's, not the cache's.
 // After the usual table, prints a summary (median over repetitions when there are repetitions).
@@ -22,6 +24,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "kernels/adamw.hpp"
@@ -170,26 +173,34 @@ void bm_attention_bwd(benchmark::State& state, Shape s) {
 
 // --------------------------------------------------------------------------------------------------- gelu
 
+// As the model runs them: the forward keeps tanh for the backward, which then needs no transcendental.
+// gelu_bwd_recompute is the backward without the saved tanh (th = null).
 void bm_gelu_fwd(benchmark::State& state, Shape s) {
   const long n = s.N() * 4 * s.m.C;
   const auto inp = random_vector(n, 1, -3.0f, 3.0f);
-  std::vector<float> out(n);
+  std::vector<float> out(n), th(n);
   for (auto _ : state) {
-    parity::gelu_forward(out.data(), nullptr, inp.data(), n);
+    parity::gelu_forward(out.data(), th.data(), inp.data(), n);
     sink(out.data());
   }
-  report(state, {kF * 2.0 * n, 9.0 * n, Bound::memory});
+  // inp read, out and tanh written; x^3 2, kCube*, +x, *scale, tanh, 0.5*x*(1+t) 3: 9 flops.
+  report(state, {kF * 3.0 * n, 9.0 * n, Bound::memory});
 }
 
-void bm_gelu_bwd(benchmark::State& state, Shape s) {
+void bm_gelu_bwd(benchmark::State& state, Shape s, bool saved_tanh) {
   const long n = s.N() * 4 * s.m.C;
   const auto inp = random_vector(n, 1, -3.0f, 3.0f), dout = random_vector(n, 2);
-  std::vector<float> dinp(n);
+  std::vector<float> dinp(n), out(n), th(n);
+  parity::gelu_forward(out.data(), th.data(), inp.data(), n);
   for (auto _ : state) {
-    parity::gelu_backward(dinp.data(), inp.data(), nullptr, dout.data(), n);
+    parity::gelu_backward(dinp.data(), inp.data(), saved_tanh ? th.data() : nullptr, dout.data(), n);
     sink(dinp.data());
   }
-  report(state, {kF * 3.0 * n, 19.0 * n, Bound::memory});
+  // inp, dout (and th) read, dinp written; sech2 2, local 10, dinp 1 flops (+6 to recompute tanh).
+  if (saved_tanh)
+    report(state, {kF * 4.0 * n, 13.0 * n, Bound::memory});
+  else
+    report(state, {kF * 3.0 * n, 19.0 * n, Bound::memory});
 }
 
 // ------------------------------------------------------------------------------------------- crossentropy
@@ -326,7 +337,8 @@ void register_all() {
     add("attention_fwd" + sfx, Bound::compute, bm_attention_fwd, s);
     add("attention_bwd" + sfx, Bound::compute, bm_attention_bwd, s);
     add("gelu_fwd" + sfx, Bound::memory, bm_gelu_fwd, s);
-    add("gelu_bwd" + sfx, Bound::memory, bm_gelu_bwd, s);
+    add("gelu_bwd" + sfx, Bound::memory, bm_gelu_bwd, s, true);
+    add("gelu_bwd_recompute" + sfx, Bound::memory, bm_gelu_bwd, s, false);
     add("crossentropy_fwd" + sfx, Bound::memory, bm_crossentropy_fwd, s);
     add("crossentropy_bwd" + sfx, Bound::memory, bm_crossentropy_bwd, s);
     add("encoder_fwd" + sfx, Bound::memory, bm_encoder_fwd, s);
@@ -345,8 +357,10 @@ void register_all() {
 }
 
 // Console output as usual; each benchmark's counters kept for the summary (median aggregate if any, else the run).
+// Colour only on a terminal (a custom ConsoleReporter does not see --benchmark_color, and defaults to colour).
 class Reporter : public benchmark::ConsoleReporter {
  public:
+  Reporter() : ConsoleReporter(isatty(fileno(stdout)) ? OO_ColorTabular : OO_Tabular) {}
   struct Row {
     double time_us = 0, gbs = 0, gflops = 0, frac = 0;
   };

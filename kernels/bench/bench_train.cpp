@@ -20,6 +20,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <unistd.h>
 #include <tuple>
 #include <vector>
 
@@ -173,8 +174,10 @@ void register_all() {
     }
 }
 
+// Colour only on a terminal (a custom ConsoleReporter does not see --benchmark_color, and defaults to colour).
 class Reporter : public benchmark::ConsoleReporter {
  public:
+  Reporter() : ConsoleReporter(isatty(fileno(stdout)) ? OO_ColorTabular : OO_Tabular) {}
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& r : runs) {
