@@ -29,7 +29,16 @@ Command add_train(CLI::App& parent) {
   app->add_option("--lr-min-frac", c->lr_min_frac, "cosine decay ends at lr * this")->capture_default_str();
   app->add_option("--weight-decay", c->adam.weight_decay, "AdamW weight decay (2-D weights)")->capture_default_str();
   app->add_option("--grad-clip", c->grad_clip, "global gradient-norm clip, 0 = off")->capture_default_str();
-  app->add_option("--precision", c->precision, "fp32")->capture_default_str();
+  app->add_option("--precision", c->precision,
+                  "fp32, bf16 or fp16: 16-bit compute copy, activations and GEMM inputs, fp32 accumulation, master "
+                  "weights and moments")->capture_default_str();
+  app->add_option("--loss-scale", c->loss_scale.init, "fp16: initial loss scale")->capture_default_str();
+  app->add_option("--loss-scale-growth", c->loss_scale.growth, "fp16: growth factor")->capture_default_str();
+  app->add_option("--loss-scale-interval", c->loss_scale.interval, "fp16: clean steps before growing")->capture_default_str();
+  app->add_option("--loss-scale-backoff", c->loss_scale.backoff, "fp16: back-off factor")->capture_default_str();
+  app->add_option("--loss-scale-hysteresis", c->loss_scale.hysteresis, "fp16: overflows before backing off")->capture_default_str();
+  app->add_option("--loss-scale-min", c->loss_scale.min, "fp16: minimum scale (an overflow there is an error)")->capture_default_str();
+  app->add_option("--inject-overflow", c->inject_overflow, "testing: STEP:RANK puts an inf into one gradient")->group("");
   app->add_option("--numerics", c->numerics, "exact (canonical order, bit-reproducible) or fast (BLAS)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, Numerics>{{"exact", Numerics::exact}, {"fast", Numerics::fast}}));
   app->add_option("--checkpoint-out", c->checkpoint_out,

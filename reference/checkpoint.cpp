@@ -59,7 +59,10 @@ void save_checkpoint(const std::string& path, const TrainConfig& c, const ParamL
   w.attr("/", "step", static_cast<int64_t>(s.step));
   // The next step reads global rows from here on (DESIGN.md: the data position).
   w.attr("/", "data_row", static_cast<int64_t>(s.step * c.micro_batches * c.micro_batch_size));
-  w.attr("/", "loss_scale", 1.0);
+  w.attr("/", "updates", static_cast<int64_t>(s.updates));
+  w.attr("/", "loss_scale", s.loss_scale);
+  w.attr("/", "loss_scale_growth_tracker", static_cast<int64_t>(s.scaler_growth));
+  w.attr("/", "loss_scale_hysteresis_tracker", static_cast<int64_t>(s.scaler_hysteresis));
   write_tensors(w, "/params/", layout, s.params.data());
   write_tensors(w, "/adam/m/", layout, s.m.data());
   write_tensors(w, "/adam/v/", layout, s.v.data());
@@ -96,6 +99,10 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, const ParamL
     throw Error("checkpoint " + path + " does not match this run: data is '" + r.attr_string("/", "data") +
                 "' in the file, '" + c.data + "' here");
   s.step = r.attr_int("/", "step");
+  s.updates = r.attr_int("/", "updates");
+  s.loss_scale = r.attr_double("/", "loss_scale");
+  s.scaler_growth = r.attr_int("/", "loss_scale_growth_tracker");
+  s.scaler_hysteresis = r.attr_int("/", "loss_scale_hysteresis_tracker");
   if (s.step < 0 || s.step > c.steps)
     throw Error("checkpoint " + path + " is at step " + std::to_string(s.step) + ", beyond --steps " +
                 std::to_string(c.steps));

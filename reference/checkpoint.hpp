@@ -12,7 +12,10 @@ namespace parity {
 
 struct TrainState {
   std::vector<float> params, m, v;  // internal layout, flat
-  long step = 0;                    // completed optimizer steps
+  long step = 0;                    // completed steps
+  long updates = 0;                 // optimizer updates applied (< step when fp16 skipped overflowing steps)
+  double loss_scale = 1.0;          // loss-scaler state (fp16)
+  long scaler_growth = 0, scaler_hysteresis = 0;
 };
 
 // "{step}" in a checkpoint path is replaced by the step number (keeps every --save-every checkpoint).

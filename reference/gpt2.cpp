@@ -15,7 +15,7 @@ GPT2::GPT2(const ModelConfig& m, Numerics num, long seqs)
       layout_(m),
       local_(layout_, whole_model(m)),
       self_(make_self_communicator()),
-      stage_(m, num, seqs, local_, *self_, 1),
+      stage_(m, num, Precision::fp32, seqs, local_, *self_, 1),
       embed_(m.Vp() * m.C) {}
 
 float GPT2::forward(const float* params, const int32_t* inputs, const int32_t* targets) {

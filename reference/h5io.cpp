@@ -426,4 +426,42 @@ std::vector<std::string> H5Reader::list(const std::string& group) const {
   return names;
 }
 
+bool H5Reader::is_group(const std::string& name) const {
+  const std::string abs = absolute(name);
+  if (!object_exists(file_, abs)) return false;
+  Handle o(H5Oopen(file_, abs.c_str(), H5P_DEFAULT), H5Oclose);
+  return o.ok() && H5Iget_type(o.get()) == H5I_GROUP;
+}
+
+std::string H5Reader::dtype(const std::string& name) const {
+  const std::string abs = absolute(name);
+  if (!object_exists(file_, abs)) throw Error("dataset " + abs + " not found in HDF5 file " + path_);
+  Handle ds(H5Dopen2(file_, abs.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.ok()) throw Error(abs + " in HDF5 file " + path_ + " is not a dataset");
+  Handle type(H5Dget_type(ds.get()), H5Tclose);
+  return type_description(type.get());
+}
+
+std::vector<std::string> H5Reader::attrs(const std::string& obj) const {
+  const std::string abs = absolute(obj);
+  if (!object_exists(file_, abs)) throw Error("object " + abs + " not found in HDF5 file " + path_);
+  Handle o(H5Oopen(file_, abs.c_str(), H5P_DEFAULT), H5Oclose);
+  if (!o.ok()) throw Error("cannot open " + abs + " in HDF5 file " + path_);
+  const int n = H5Aget_num_attrs(o.get());
+  if (n < 0) throw Error("cannot list the attributes of " + abs + " in HDF5 file " + path_);
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) {
+    const ssize_t len = H5Aget_name_by_idx(o.get(), ".", H5_INDEX_NAME, H5_ITER_INC, static_cast<hsize_t>(i),
+                                           nullptr, 0, H5P_DEFAULT);
+    if (len < 0) throw Error("cannot list the attributes of " + abs + " in HDF5 file " + path_);
+    std::string name(static_cast<size_t>(len) + 1, '\0');
+    H5Aget_name_by_idx(o.get(), ".", H5_INDEX_NAME, H5_ITER_INC, static_cast<hsize_t>(i), &name[0], name.size(),
+                       H5P_DEFAULT);
+    name.resize(static_cast<size_t>(len));
+    names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 }  // namespace parity

@@ -97,6 +97,13 @@ class H5Reader {
 
   // Names of the children of a group (datasets and groups), sorted.
   std::vector<std::string> list(const std::string& group) const;
+  // True when `name` is a group (false when missing or a dataset).
+  bool is_group(const std::string& name) const;
+  // Element type of a dataset: "float32", "float64", "int8" ... "int64", "uint8" ... "uint64", "string",
+  // "compound", "enum", "array", "variable-length sequence" or "an unsupported type". Throws when missing.
+  std::string dtype(const std::string& name) const;
+  // Names of the attributes of an object (group or dataset, "/" for the root), sorted.
+  std::vector<std::string> attrs(const std::string& obj) const;
 
   const std::string& path() const { return path_; }
 

@@ -39,13 +39,16 @@ void write_results(const std::string& path, const TrainConfig& c, const std::str
   w.attr(g, "date", p.date);
   const hsize_t n = steps.size();
   std::vector<int64_t> step(n);
-  std::vector<float> loss(n), norm(n), lr(n), scale(n, 1.0f);
+  std::vector<float> loss(n), norm(n), lr(n), scale(n);
+  std::vector<int32_t> skipped(n);
   std::vector<double> sec(n), tps(n), comm(n), idle(n), compute(n);
   for (size_t i = 0; i < n; ++i) {
     step[i] = steps[i].step;
     loss[i] = steps[i].loss;
     norm[i] = steps[i].grad_norm;
     lr[i] = steps[i].lr;
+    scale[i] = steps[i].loss_scale;
+    skipped[i] = steps[i].skipped ? 1 : 0;
     sec[i] = steps[i].seconds;
     tps[i] = steps[i].tokens_per_second;
     comm[i] = steps[i].comm_seconds;
@@ -57,6 +60,7 @@ void write_results(const std::string& path, const TrainConfig& c, const std::str
   w.write(g + "/grad_norm", norm.data(), {n});
   w.write(g + "/lr", lr.data(), {n});
   w.write(g + "/loss_scale", scale.data(), {n});
+  w.write(g + "/skipped", skipped.data(), {n});
   w.write(g + "/step_seconds", sec.data(), {n});
   w.write(g + "/tokens_per_second", tps.data(), {n});
   w.write(g + "/compute_seconds", compute.data(), {n});

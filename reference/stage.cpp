@@ -12,8 +12,9 @@
 
 namespace parity {
 
-Stage::Stage(const ModelConfig& m, Numerics num, long seqs, const LocalLayout& layout, Communicator& tp, int slots)
-    : m_(m), num_(num), lay_(layout), tp_(tp), S_(seqs), N_(seqs * m.T) {
+Stage::Stage(const ModelConfig& m, Numerics num, Precision prec, long seqs, const LocalLayout& layout,
+             Communicator& tp, int slots)
+    : m_(m), num_(num), prec_(prec), lay_(layout), tp_(tp), S_(seqs), N_(seqs * m.T) {
   const StageSpec& sp = layout.spec();
   nl_ = sp.layer_hi - sp.layer_lo;
   Hl_ = m.H / sp.tp;
@@ -46,7 +47,16 @@ Stage::Stage(const ModelConfig& m, Numerics num, long seqs, const LocalLayout& l
 }
 
 void Stage::tp_sum(float* x, long n) {
-  if (tp_.size() > 1) tp_.allreduce_sum(x, n, num_);
+  if (tp_.size() > 1) tp_.allreduce_sum(x, n, num_);  // fp32 partial sums: rounding only after the tree
+}
+
+void Stage::residual_join(float* out, const float* x, const float* bias) const {
+  const long N = N_, C = m_.C;
+  for (long n = 0; n < N; ++n)
+    for (long c = 0; c < C; ++c) out[n * C + c] = out[n * C + c] + bias[c];
+  rnd(out, N * C);
+  for (long i = 0; i < N * C; ++i) out[i] = x[i] + out[i];
+  rnd(out, N * C);
 }
 
 float Stage::forward(int slot, const float* P, const int32_t* inputs, const int32_t* targets, const float* x_in,
@@ -62,6 +72,7 @@ float Stage::forward(int slot, const float* P, const int32_t* inputs, const int3
     const float* wpe = P + lay_.wpe;
     for (long n = 0; n < N; ++n)
       for (long c = 0; c < C; ++c) s.input[n * C + c] = s.input[n * C + c] + wpe[(n % T) * C + c];
+    rnd(s.input);
   } else {
     std::copy(x_in, x_in + N * C, s.input.begin());
   }
@@ -70,21 +81,23 @@ float Stage::forward(int slot, const float* P, const int32_t* inputs, const int3
     LayerActs& a = s.layers[i];
     const float* x = layer_input(s, i);
     layernorm_forward(a.ln1.data(), a.ln1_mean.data(), a.ln1_rstd.data(), x, P + o.ln1w, P + o.ln1b, N, C);
+    rnd(a.ln1);
     linear_forward(num_, a.qkv.data(), a.ln1.data(), P + o.qkvw, P + o.qkvb, N, C, 3 * Cl_);
-    attention_forward(a.atty.data(), a.att.data(), a.qkv.data(), S_, T, Hl_, m_.hs());
+    rnd(a.qkv);
+    attention_forward(a.atty.data(), a.att.data(), a.qkv.data(), S_, T, Hl_, m_.hs());  // softmax in fp32
+    rnd(a.atty);
     linear_forward(num_, a.res2.data(), a.atty.data(), P + o.projw, nullptr, N, Cl_, C);
     tp_sum(a.res2.data(), N * C);
-    const float* pb = P + o.projb;
-    for (long n = 0; n < N; ++n)
-      for (long c = 0; c < C; ++c) a.res2[n * C + c] = x[n * C + c] + (a.res2[n * C + c] + pb[c]);
+    residual_join(a.res2.data(), x, P + o.projb);
     layernorm_forward(a.ln2.data(), a.ln2_mean.data(), a.ln2_rstd.data(), a.res2.data(), P + o.ln2w, P + o.ln2b, N, C);
+    rnd(a.ln2);
     linear_forward(num_, a.fch.data(), a.ln2.data(), P + o.fcw, P + o.fcb, N, C, 4 * Cl_);
+    rnd(a.fch);
     gelu_forward(a.fch_gelu.data(), a.fch_tanh.data(), a.fch.data(), N * 4 * Cl_);
+    rnd(a.fch_gelu);
     linear_forward(num_, a.res3.data(), a.fch_gelu.data(), P + o.mprojw, nullptr, N, 4 * Cl_, C);
     tp_sum(a.res3.data(), N * C);
-    const float* mb = P + o.mprojb;
-    for (long n = 0; n < N; ++n)
-      for (long c = 0; c < C; ++c) a.res3[n * C + c] = a.res2[n * C + c] + (a.res3[n * C + c] + mb[c]);
+    residual_join(a.res3.data(), a.res2.data(), P + o.mprojb);
   }
   const float* x = layer_input(s, nl_);
   if (!sp.last()) {
@@ -92,7 +105,9 @@ float Stage::forward(int slot, const float* P, const int32_t* inputs, const int3
     return 0.0f;
   }
   layernorm_forward(s.lnf.data(), s.lnf_mean.data(), s.lnf_rstd.data(), x, P + lay_.lnfw, P + lay_.lnfb, N, C);
+  rnd(s.lnf);
   linear_forward(num_, s.logits.data(), s.lnf.data(), P + lay_.wte, nullptr, N, C, Vl_);
+  rnd(s.logits);  // 16-bit logits; the softmax and the loss are computed in fp32
   VocabReduce reduce{[this](float* v, long n) { if (tp_.size() > 1) tp_.allreduce_max(v, n); },
                      [this](float* v, long n) { tp_sum(v, n); }};
   crossentropy_forward(losses_.data(), s.logits.data(), targets, N, Vl_, lay_.vocab_lo, m_.V, &reduce);
@@ -111,11 +126,14 @@ void Stage::backward(int slot, const float* P, float* G, float* G_embed, const i
     // LM head (tied, vocab-parallel): dlogits -> d(lnf out) (partial over the vocabulary, tree over TP)
     // and the head's part of dwte.
     crossentropy_backward(s.logits.data(), targets, N, Vl_, lay_.vocab_lo, m_.V, dloss);
+    rnd(s.logits);
     linear_backward(num_, dx_c_.data(), G + lay_.wte, nullptr, s.logits.data(), s.lnf.data(), P + lay_.wte, N, C, Vl_);
     tp_sum(dx_c_.data(), N * C);
+    rnd(dx_c_);
     std::fill(dres_.begin(), dres_.end(), 0.0f);
     layernorm_backward(dres_.data(), G + lay_.lnfw, G + lay_.lnfb, dx_c_.data(), layer_input(s, nl_), P + lay_.lnfw,
                        s.lnf_mean.data(), s.lnf_rstd.data(), N, C);
+    rnd(dres_);
     done(G + lay_.wte, Vl_ * C);
     done(G + lay_.lnfw, 2 * C);
   } else {
@@ -130,18 +148,26 @@ void Stage::backward(int slot, const float* P, float* G, float* G_embed, const i
     LayerActs& a = s.layers[i];
     // MLP: dres is d(res3). Row-parallel mproj: local weight columns; its input gradient needs no reduction.
     linear_backward(num_, dx_4c_.data(), G + o.mprojw, G + o.mprojb, dres_.data(), a.fch_gelu.data(), P + o.mprojw, N, 4 * Cl_, C);
+    rnd(dx_4c_);
     gelu_backward(dx_4c2_.data(), a.fch.data(), a.fch_tanh.data(), dx_4c_.data(), N * 4 * Cl_);
+    rnd(dx_4c2_);
     linear_backward(num_, dx_c_.data(), G + o.fcw, G + o.fcb, dx_4c2_.data(), a.ln2.data(), P + o.fcw, N, C, 4 * Cl_);
     tp_sum(dx_c_.data(), N * C);  // column-parallel fc: input gradient partial over the 4C outputs
+    rnd(dx_c_);
     layernorm_backward(dres_.data(), G + o.ln2w, G + o.ln2b, dx_c_.data(), a.res2.data(), P + o.ln2w,
                        a.ln2_mean.data(), a.ln2_rstd.data(), N, C);
+    rnd(dres_);
     // Attention: dres is now d(res2).
     linear_backward(num_, dx_c_.data(), G + o.projw, G + o.projb, dres_.data(), a.atty.data(), P + o.projw, N, Cl_, C);
+    rnd(dx_c_.data(), N * Cl_);
     attention_backward(dx_3c_.data(), dx_c_.data(), a.qkv.data(), a.att.data(), S_, T, Hl_, m_.hs());
+    rnd(dx_3c_);
     linear_backward(num_, dx_c_.data(), G + o.qkvw, G + o.qkvb, dx_3c_.data(), a.ln1.data(), P + o.qkvw, N, C, 3 * Cl_);
     tp_sum(dx_c_.data(), N * C);  // column-parallel qkv: partial over this rank's heads
+    rnd(dx_c_);
     layernorm_backward(dres_.data(), G + o.ln1w, G + o.ln1b, dx_c_.data(), layer_input(s, i), P + o.ln1w,
                        a.ln1_mean.data(), a.ln1_rstd.data(), N, C);
+    rnd(dres_);
     done(G + o.ln1w, o.mprojb + C - o.ln1w);  // the layer's tensors are contiguous, ln1.weight .. mlp.proj.bias
   }
   if (sp.first()) {

@@ -17,13 +17,17 @@
 
 #include "kernels/comm/communicator.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/precision.hpp"
 #include "reference/shard_layout.hpp"
 
 namespace parity {
 
 class Stage {
  public:
-  Stage(const ModelConfig& m, Numerics num, long seqs, const LocalLayout& layout, Communicator& tp, int slots);
+  // prec: fp32, or bf16/fp16, in which case the parameters passed to forward/backward must be the 16-bit
+  // compute copy and every activation and activation gradient is rounded where a 16-bit model stores it.
+  Stage(const ModelConfig& m, Numerics num, Precision prec, long seqs, const LocalLayout& layout, Communicator& tp,
+        int slots);
 
   // First stage reads inputs; others read x_in [N, C]. The last stage returns the canonical sum of the N
   // per-token losses; others write the stage output to x_out [N, C] and return 0.
@@ -52,10 +56,15 @@ class Stage {
     std::vector<LayerActs> layers;
   };
   void tp_sum(float* x, long n);  // partial sums over the TP group: canonical tree (exact) or MPI's (fast)
+  void rnd(float* x, long n) const { round_to(prec_, x, n); }  // store in the compute precision
+  void rnd(std::vector<float>& x) const { round_to(prec_, x.data(), static_cast<long>(x.size())); }
+  // x_out = round(x_in + round(partial + bias)): a row-parallel projection's output joining the residual.
+  void residual_join(float* out, const float* x, const float* bias) const;
   const float* layer_input(const Slot& s, long i) const { return i == 0 ? s.input.data() : s.layers[i - 1].res3.data(); }
 
   ModelConfig m_;
   Numerics num_;
+  Precision prec_;
   const LocalLayout& lay_;
   Communicator& tp_;
   long S_, N_, nl_, Hl_, Cl_, Vl_;

@@ -22,7 +22,11 @@ void validate(const TrainConfig& c) {
          "--micro-batches " + std::to_string(c.micro_batches) +
              " is not a power of two, which exact mode requires (the micro-batch tree must split evenly "
              "over data-parallel ranks); use 1, 2, 4, ... or --numerics fast");
-  need(c.precision == "fp32", "--precision " + c.precision + " is not supported yet (fp32 only)");
+  c.prec();  // throws for an unknown precision
+  const LossScaleConfig& ls = c.loss_scale;
+  need(ls.init >= ls.min && ls.min > 0 && std::isfinite(ls.init), "--loss-scale must be finite and >= --loss-scale-min > 0");
+  need(ls.growth >= 1 && ls.backoff > 0 && ls.backoff < 1, "--loss-scale-growth must be >= 1 and --loss-scale-backoff in (0, 1)");
+  need(ls.interval >= 1 && ls.hysteresis >= 1, "--loss-scale-interval and --loss-scale-hysteresis must be >= 1");
   auto pow2 = [](long x) { return x >= 1 && (x & (x - 1)) == 0; };
   need(c.schedule == "gpipe" || c.schedule == "1f1b", "--schedule must be gpipe or 1f1b (got " + c.schedule + ")");
   need(c.zero == 0 || c.zero == 1, "--zero must be 0 or 1");

@@ -7,6 +7,8 @@
 
 #include "kernels/adamw.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/precision.hpp"
+#include "reference/loss_scaler.hpp"
 #include "reference/model_config.hpp"
 
 namespace parity {
@@ -24,7 +26,8 @@ struct TrainConfig {
   float lr_min_frac = 0.1f;    // cosine decay ends at lr * lr_min_frac
   float grad_clip = 1.0f;      // global-norm clipping; 0 disables
   AdamWConfig adam;
-  std::string precision = "fp32";
+  std::string precision = "fp32";  // fp32 | bf16 | fp16 (see prec())
+  LossScaleConfig loss_scale;      // fp16 only
   Numerics numerics = Numerics::exact;
   std::string checkpoint_out, resume, results, dump_grads;
   long save_every = 0;
@@ -38,6 +41,9 @@ struct TrainConfig {
   int zero = 0;                // 0 or 1 (ZeRO-1: optimizer state sharded over DP)
   long check_consistency = 0;  // every N steps; 0 = off
   std::string inject_bitflip;  // testing: "STEP:RANK:TENSOR" flips one bit of that tensor on that rank
+  std::string inject_overflow; // testing: "STEP:RANK" puts an inf into that rank's gradient at that step
+
+  Precision prec() const { return parse_precision(precision); }
 
   long tokens_per_step() const { return micro_batches * micro_batch_size * model.T; }
 };

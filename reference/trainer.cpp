@@ -17,6 +17,7 @@
 #include "reference/error.hpp"
 #include "reference/grid.hpp"
 #include "reference/init.hpp"
+#include "reference/loss_scaler.hpp"
 #include "reference/ownership.hpp"
 #include "reference/results.hpp"
 #include "reference/schedule.hpp"
@@ -76,7 +77,8 @@ TrainResult train(const TrainConfig& c) {
   const long m = c.micro_batches, b = c.micro_batch_size, T = c.model.T, C = c.model.C;
   const long m_local = m / c.dp, N = b * T, tokens = c.tokens_per_step();
   const long slots = c.pp == 1 ? 1 : schedule_slots(c.schedule, c.pp, g.pp_rank, m_local);
-  Stage stage(c.model, c.numerics, b, lay, g.tp_group(), static_cast<int>(slots));
+  const Precision prec = c.prec();
+  Stage stage(c.model, c.numerics, prec, b, lay, g.tp_group(), static_cast<int>(slots));
   const Ownership own = make_ownership(lay, g, c.zero == 1);
   const Ownership whole{{Range{0, lay.total()}}, true};
   const long P = lay.total(), S = own.state_size();
@@ -85,7 +87,8 @@ TrainResult train(const TrainConfig& c) {
 
   // State: full local parameters; Adam moments for the owned ranges.
   std::vector<float> params(P), mom(S, 0.0f), var(S, 0.0f);
-  long start = 0;
+  long start = 0, updates = 0;  // steps done; optimizer updates applied (fp16 skips overflowing steps)
+  LossScaler scaler(c.loss_scale, prec == Precision::fp16);
   if (!c.resume.empty()) {
     TrainState st;
     load_checkpoint(c.resume, c, full, st);  // every rank reads the file and keeps its part
@@ -93,6 +96,8 @@ TrainResult train(const TrainConfig& c) {
     scatter_local(lay, own, st.m, mom.data(), false);
     scatter_local(lay, own, st.v, var.data(), false);
     start = st.step;
+    updates = st.updates;
+    scaler.restore(st.loss_scale, st.scaler_growth, st.scaler_hysteresis);
     if (start >= c.steps)
       throw Error("checkpoint " + c.resume + " is already at step " + std::to_string(start) +
                   "; nothing to train with --steps " + std::to_string(c.steps));
@@ -109,6 +114,16 @@ TrainResult train(const TrainConfig& c) {
                 m, b, T, c.precision.c_str(), to_string(c.numerics), c.dp, c.tp, c.pp,
                 c.pp > 1 ? (" " + c.schedule).c_str() : "", c.zero ? " zero1" : "");
 
+  // The compute copy of the weights: the master weights rounded to the compute precision (fp32: the same).
+  std::vector<float> compute_copy(prec == Precision::fp32 ? 0 : P);
+  auto refresh_compute_copy = [&]() {
+    if (prec == Precision::fp32) return;
+    std::copy(params.begin(), params.end(), compute_copy.begin());
+    round_to(prec, compute_copy.data(), P);
+  };
+  const float* weights = prec == Precision::fp32 ? params.data() : compute_copy.data();
+  refresh_compute_copy();
+
   VecTree grad_tree(m_local, P + E);  // this rank's micro-batches: a subtree of the canonical micro-batch tree
   const bool overlap = c.zero == 0 && g.dp > 1;  // DP all-reduce overlapped with the last backward pass
   std::vector<float> reduced(overlap ? P + E : 0);
@@ -117,10 +132,19 @@ TrainResult train(const TrainConfig& c) {
   std::vector<float> act_in(N * C), grad_in(N * C), embed_shard(E), exchange;
   std::vector<std::vector<float>> act_out(m_local, std::vector<float>(c.pp > 1 && !spec.last() ? N * C : 0));
   std::vector<std::vector<float>> grad_out(m_local, std::vector<float>(c.pp > 1 && !spec.first() ? N * C : 0));
-  const float dloss = 1.0f / static_cast<float>(tokens);  // the one scaling by 1/tokens (canonical rule 7)
+  const float inv_tokens = 1.0f / static_cast<float>(tokens);  // the one scaling by 1/tokens (canonical rule 7)
   Communicator& pipe = g.pp_group();
   const int prev = g.pp_rank - 1, next = g.pp_rank + 1;
 
+  // Injected overflow for the loss-scaler test: STEP:RANK.
+  long overflow_step = -1;
+  int overflow_rank = -1;
+  if (!c.inject_overflow.empty()) {
+    const auto a = c.inject_overflow.find(':');
+    if (a == std::string::npos) throw Error("--inject-overflow wants STEP:RANK");
+    overflow_step = std::stol(c.inject_overflow.substr(0, a));
+    overflow_rank = std::stoi(c.inject_overflow.substr(a + 1));
+  }
   // Injected fault for the consistency-check test: STEP:RANK:TENSOR.
   long inject_step = -1;
   int inject_rank = -1;
@@ -154,6 +178,8 @@ TrainResult train(const TrainConfig& c) {
     } else {
       ops = c.schedule == "gpipe" ? schedule_gpipe(c.pp, g.pp_rank, m_local) : schedule_1f1b(c.pp, g.pp_rank, m_local);
     }
+    const float loss_scale = scaler.scale();
+    const float dloss = inv_tokens * loss_scale;  // fp16: the scaled loss gradient (powers of two: exact)
     std::vector<std::unique_ptr<Communicator::Request>> sends, buckets;
     grad_tree.reset();
     TreeAccumulator loss_tree(m_local);
@@ -167,7 +193,7 @@ TrainResult train(const TrainConfig& c) {
           pipe.recv(act_in.data(), N * C, prev, kTagAct);
           idle += since(w0);
         }
-        const float loss = stage.forward(slot, params.data(), in, tg, act_in.data(), act_out[op.mb].data());
+        const float loss = stage.forward(slot, weights, in, tg, act_in.data(), act_out[op.mb].data());
         if (spec.last()) loss_tree.push(loss);
         else sends.push_back(pipe.isend(act_out[op.mb].data(), N * C, next, kTagAct));
       } else {
@@ -187,10 +213,9 @@ TrainResult train(const TrainConfig& c) {
               buckets.push_back(g.dp_group().iallreduce_sum(reduced.data() + b, std::min(kBucket, lo + n - b), c.numerics));
             for (auto& r : buckets) r->test();  // progress the earlier buckets
           };
-          stage.backward(slot, params.data(), leaf, leaf + P, in, tg, grad_in.data(), grad_out[op.mb].data(), dloss,
-                         ready);
+          stage.backward(slot, weights, leaf, leaf + P, in, tg, grad_in.data(), grad_out[op.mb].data(), dloss, ready);
         } else {
-          stage.backward(slot, params.data(), leaf, leaf + P, in, tg, grad_in.data(), grad_out[op.mb].data(), dloss);
+          stage.backward(slot, weights, leaf, leaf + P, in, tg, grad_in.data(), grad_out[op.mb].data(), dloss);
           grad_tree.push();
         }
         if (!spec.first()) sends.push_back(pipe.isend(grad_out[op.mb].data(), N * C, prev, kTagGrad));
@@ -252,7 +277,23 @@ TrainResult train(const TrainConfig& c) {
                   std::to_string(s + 1) + " (lr " + lr + "); stopping");
     }
 
-    const float norm = global_grad_norm(lay, own, g, grads.data());
+    // Loss scaling (fp16): an inf or NaN anywhere skips the step on every rank; otherwise unscale (exact for
+    // power-of-two scales) before the norm, the clipping and the update.
+    int overflow = 0;
+    if (overflow_step == s + 1 && overflow_rank == g.world_rank) grads[own.ranges.front().lo] = INFINITY;
+    for (const Range& r : own.ranges)
+      for (long i = r.lo; i < r.hi && !overflow; ++i) overflow = !std::isfinite(grads[i]);
+    if (g.world_size > 1) MPI_Allreduce(MPI_IN_PLACE, &overflow, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    const bool skip = scaler.update(overflow != 0, s + 1);
+    if (skip && root)
+      std::printf("step %5ld/%ld | gradient overflow at loss scale %g: step skipped on every rank, scale now %g\n",
+                  s + 1, c.steps, static_cast<double>(loss_scale), scaler.scale_value());
+    if (loss_scale != 1.0f && !skip) {
+      const float unscale = 1.0f / loss_scale;
+      for (const Range& r : own.ranges)
+        for (long i = r.lo; i < r.hi; ++i) grads[i] = grads[i] * unscale;
+    }
+    const float norm = skip ? NAN : global_grad_norm(lay, own, g, grads.data());
     if (c.dump_step == s + 1 && !c.dump_grads.empty()) {
       const std::vector<float> gfull = gather_full(lay, own, g, grads.data(), true);
       if (root) {
@@ -264,18 +305,19 @@ TrainResult train(const TrainConfig& c) {
     }
     const float clip = (c.grad_clip > 0.0f && norm > c.grad_clip) ? c.grad_clip / norm : 1.0f;
     const float lr = learning_rate(c, s);
+    if (!skip) ++updates;
     long vi = 0;
-    for (const Range& r : own.ranges) {
+    for (const Range& r : (skip ? std::vector<Range>{} : own.ranges)) {
       for (const LocalTensor& t : lay.tensors()) {
         const long lo = std::max(r.lo, t.offset), hi = std::min(r.hi, t.offset + t.size);
         if (lo < hi)
           adamw_update(params.data() + lo, mom.data() + vi + (lo - r.lo), var.data() + vi + (lo - r.lo),
-                       grads.data() + lo, hi - lo, lr, t.global->decay ? c.adam.weight_decay : 0.0f, clip, s + 1,
+                       grads.data() + lo, hi - lo, lr, t.global->decay ? c.adam.weight_decay : 0.0f, clip, updates,
                        c.adam);
       }
       vi += r.size();
     }
-    if (c.zero == 1 && g.dp > 1) {
+    if (c.zero == 1 && g.dp > 1 && !skip) {
       for (const Range region : {Range{0, W}, Range{W, P}}) {
         if (region.size() == 0) continue;
         const std::vector<long> counts = zero_counts(region.size(), g.dp);
@@ -292,17 +334,19 @@ TrainResult train(const TrainConfig& c) {
       bits ^= 1u;
       std::memcpy(&params[t->offset], &bits, 4);
     }
+    if (!skip) refresh_compute_copy();
     if (c.check_consistency > 0 && (s + 1) % c.check_consistency == 0)
       check_consistency(s + 1, lay, own, g, params.data(), mom.data(), var.data(), norm);
 
     const double sec = since(t0);
     double times[2] = {idle, sec};
     MPI_Allreduce(MPI_IN_PLACE, times, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);  // the slowest rank sets the pace
-    const StepRecord rec{s + 1, loss, norm, lr, times[1], tokens / times[1], comm_seconds(g) - comm0, times[0]};
+    const StepRecord rec{s + 1, loss, norm, lr, times[1], tokens / times[1], comm_seconds(g) - comm0, times[0],
+                         loss_scale, skip};
     result.steps.push_back(rec);
     idle_total += idle;
     time_total += sec;
-    if (root && !c.quiet) {
+    if (root && !c.quiet && !skip) {
       std::printf("step %5ld/%ld | loss %.6f | grad norm %.4f | lr %.3e | %8.1f ms | %9.0f tok/s", rec.step, c.steps,
                   rec.loss, rec.grad_norm, rec.lr, rec.seconds * 1e3, rec.tokens_per_second);
       if (c.pp > 1) std::printf(" | idle %4.1f%%", 100.0 * rec.idle_seconds / rec.seconds);
@@ -313,6 +357,10 @@ TrainResult train(const TrainConfig& c) {
     if (!c.checkpoint_out.empty() && ((c.save_every > 0 && done % c.save_every == 0) || done == c.steps)) {
       TrainState st;
       st.step = done;
+      st.updates = updates;
+      st.loss_scale = scaler.scale_value();
+      st.scaler_growth = scaler.growth_tracker();
+      st.scaler_hysteresis = scaler.hysteresis_tracker();
       st.params = gather_full(lay, own, g, params.data(), true);
       st.m = gather_full(lay, own, g, mom.data(), false);
       st.v = gather_full(lay, own, g, var.data(), false);

@@ -17,6 +17,8 @@ struct StepRecord {
   float loss, grad_norm, lr;
   double seconds, tokens_per_second;
   double comm_seconds, idle_seconds;  // collectives (TP, DP, PP sends); waiting for pipeline neighbours
+  float loss_scale;                   // the scale this step's backward used (1 unless fp16)
+  bool skipped;                       // fp16 overflow: no update
 };
 
 struct TrainResult {

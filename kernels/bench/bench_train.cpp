@@ -10,6 +10,8 @@
 // Left out of the step, as small next to it: the global gradient norm and clipping (clip factor 1 here),
 // the learning-rate schedule and the canonical tree over the micro-batch losses (a plain sum here).
 // After the usual table, prints a summary: tokens/s and MFU per preset and numerics (medians if repeated).
+// Fast numerics calls OpenBLAS: its AVX-512 sgemm needs OPENBLAS_CORETYPE unset (ANCHORS.md); with the
+// environment's OPENBLAS_CORETYPE=Haswell, fast runs slower than exact.
 #include <Kokkos_Core.hpp>
 #include <benchmark/benchmark.h>
 
@@ -118,8 +120,10 @@ struct Trainer {
 // initialisation, buffers, a warm-up step for the first touch of every buffer) is built once and kept for
 // the next call of the same benchmark, so that setup does not count against the time limit. Its parameters
 // simply keep training.
+std::unique_ptr<Trainer> g_kept;  // released in main before Kokkos::finalize
+
 Trainer& trainer_for(const std::string& preset, Numerics num, long micro_batches) {
-  static std::unique_ptr<Trainer> kept;
+  std::unique_ptr<Trainer>& kept = g_kept;
   static std::tuple<std::string, Numerics, long> key;
   const auto want = std::make_tuple(preset, num, micro_batches);
   if (!kept || key != want) {
@@ -164,8 +168,8 @@ void register_all() {
       const std::string name = std::string("train_step/") + preset + "/" +
                                (num == Numerics::exact ? "exact" : "fast") + "/b" + std::to_string(kSeqs) + "_m" +
                                std::to_string(micro_batches);
-      // tiny: tens of ms a step; small: 0.6-0.8 s of CPU (exact, fast), so a one-step trial, then 3
-      // repetitions of 3-4 steps: each small benchmark takes 10-15 s with 3 repetitions, under 20 s.
+      // tiny: ~30 ms a step; small: 0.45-0.6 s of CPU, so a one-step trial, then 3 repetitions of 3-4 steps:
+      // each small benchmark takes ~8 s (plus ~2 s of setup) with 3 repetitions, under 20 s.
       const double min_time = std::string(preset) == "small" ? 1.5 : 1.0;
       benchmark::RegisterBenchmark(name.c_str(), bm_train_step, std::string(preset), num, micro_batches)
           ->Unit(benchmark::kMillisecond)
@@ -230,6 +234,7 @@ int main(int argc, char** argv) {
   if (!bad_args) {
     Reporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
+    g_kept.reset();
     print_summary(reporter);
   }
   benchmark::Shutdown();

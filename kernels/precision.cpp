@@ -1,0 +1,134 @@
+// Compute precisions: names, unit roundoffs and the in-place rounding of float buffers to bf16 or fp16.
+//
+// round_to runs on every activation, so it has an AVX-512 path; the portable path is the array helpers of
+// kernels/bf16.hpp and kernels/fp16.hpp, and both give the same bits for every input (suites/unit/test_half.cpp
+// checks random arrays with specials, and, opt-in, all 2^32 floats).
+//   bf16: integer RNE on the bits (add 0x7FFF + lsb, mask; NaNs get the quiet bit). Not VCVTNEPS2BF16
+//         (AVX512_BF16): that instruction flushes fp32 subnormal inputs and outputs to zero, which is not
+//         what IEEE 754 says (0x007FFFFF must round to 2^-126, not 0).
+//   fp16: VCVTPS2PH with an immediate round-to-nearest-even (IEEE RNE, subnormals and overflow included,
+//         NaNs quietened with the top payload bits kept, the MXCSR rounding mode not consulted), then the exact
+//         VCVTPH2PS back.
+// Elements are independent, so the work is split into chunks over the host execution space; the result does
+// not depend on the split.
+#include "kernels/precision.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/bf16.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/parallel.hpp"
+#include "reference/error.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace parity {
+
+Precision parse_precision(const std::string& s) {
+  if (s == "fp32") return Precision::fp32;
+  if (s == "bf16") return Precision::bf16;
+  if (s == "fp16") return Precision::fp16;
+  throw Error("unknown precision '" + s + "' (known: fp32, bf16, fp16)");
+}
+
+const char* to_string(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::bf16: return "bf16";
+    case Precision::fp16: return "fp16";
+  }
+  return "?";
+}
+
+double unit_roundoff(Precision p) {
+  switch (p) {
+    case Precision::fp32: return 0x1p-24;
+    case Precision::bf16: return 0x1p-8;
+    case Precision::fp16: return 0x1p-11;
+  }
+  return 0.0;
+}
+
+namespace {
+
+constexpr long kChunk = 1L << 15;  // floats per parallel unit (128 KiB)
+
+#if defined(__AVX512F__)
+
+inline __m512i bf16_round_512(__m512i u) {
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb);
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)),
+                                                _mm512_set1_epi32(0x7F800000));
+  r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
+  return _mm512_and_si512(r, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+}
+
+inline __m512 fp16_round_512(__m512 x) {
+  return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+void round_bf16_block(float* x, long n) {
+  long i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512i a = _mm512_loadu_si512(x + i);
+    const __m512i b = _mm512_loadu_si512(x + i + 16);
+    _mm512_storeu_si512(x + i, bf16_round_512(a));
+    _mm512_storeu_si512(x + i + 16, bf16_round_512(b));
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
+    const __m512i a = _mm512_maskz_loadu_epi32(m, x + i);
+    _mm512_mask_storeu_epi32(x + i, m, bf16_round_512(a));
+  }
+}
+
+void round_fp16_block(float* x, long n) {
+  long i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 a = _mm512_loadu_ps(x + i);
+    const __m512 b = _mm512_loadu_ps(x + i + 16);
+    _mm512_storeu_ps(x + i, fp16_round_512(a));
+    _mm512_storeu_ps(x + i + 16, fp16_round_512(b));
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
+    const __m512 a = _mm512_maskz_loadu_ps(m, x + i);
+    _mm512_mask_storeu_ps(x + i, m, fp16_round_512(a));
+  }
+}
+
+#else
+
+void round_bf16_block(float* x, long n) { round_to_bf16_array(x, n); }
+void round_fp16_block(float* x, long n) { round_to_fp16_array(x, n); }
+
+#endif
+
+template <class Block>
+void round_chunks(const char* label, float* x, long n, Block block) {
+  if (n <= kChunk) {
+    block(x, n);
+    return;
+  }
+  parallel_units(label, (n + kChunk - 1) / kChunk, [=](long u) {
+    const long lo = u * kChunk;
+    block(x + lo, std::min(n, lo + kChunk) - lo);
+  });
+}
+
+}  // namespace
+
+void round_to(Precision p, float* x, long n) {
+  if (n <= 0) return;
+  switch (p) {
+    case Precision::fp32: return;
+    case Precision::bf16: round_chunks("round_to_bf16", x, n, round_bf16_block); return;
+    case Precision::fp16: round_chunks("round_to_fp16", x, n, round_fp16_block); return;
+  }
+}
+
+}  // namespace parity
