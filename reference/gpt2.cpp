@@ -10,12 +10,12 @@ StageSpec whole_model(const ModelConfig& m) {
 }
 }  // namespace
 
-GPT2::GPT2(const ModelConfig& m, Numerics num, long seqs)
+GPT2::GPT2(const ModelConfig& m, Numerics num, long seqs, Precision prec)
     : m_(m),
       layout_(m),
       local_(layout_, whole_model(m)),
       self_(make_self_communicator()),
-      stage_(m, num, Precision::fp32, seqs, local_, *self_, 1),
+      stage_(m, num, prec, seqs, local_, *self_, 1),
       embed_(m.Vp() * m.C) {}
 
 float GPT2::forward(const float* params, const int32_t* inputs, const int32_t* targets) {

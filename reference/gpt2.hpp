@@ -18,7 +18,8 @@ namespace parity {
 
 class GPT2 {
  public:
-  GPT2(const ModelConfig& m, Numerics num, long seqs_per_micro_batch);
+  // prec != fp32: pass the 16-bit compute copy of the parameters (round_to) to forward and backward.
+  GPT2(const ModelConfig& m, Numerics num, long seqs_per_micro_batch, Precision prec = Precision::fp32);
   const ParamLayout& layout() const { return layout_; }
   const ModelConfig& model() const { return m_; }
 
