@@ -39,16 +39,15 @@ if [ "$numerics" = exact ]; then
   echo "OK: loss and grad norm at every step, parameters and Adam moments are bit-identical (h5diff: no difference)"
 else
   # Fast mode: BLAS GEMM and the MPI library's reductions differ from exact by rounding only. Parameters are
-  # not a useful yardstick after AdamW (m/sqrt(v) turns rounding noise in tiny gradients into lr-sized steps),
-  # the loss is: report the largest per-step difference of loss and grad norm and fail beyond 1e-4 absolute
-  # (fp32 rounding through 4 steps gives ~1e-6 on a loss of ~5.5; a wrong layout is off by far more).
-  for d in loss grad_norm; do
-    worst=$( (h5diff -v "$dir/base-res.h5" "$dir/layout-res.h5" "$base_run/$d" "$layout_run/$d" 2>/dev/null || true) |
-            awk '$1 ~ /^\[/ { d = $NF < 0 ? -$NF : $NF; if (d > m) m = d } END { printf "%.3g", m + 0 }')
-    echo "fast vs exact: largest |difference| of $d over the steps: $worst"
-    if ! h5diff -d 1e-4 "$dir/base-res.h5" "$dir/layout-res.h5" "$base_run/$d" "$layout_run/$d" > "$dir/h5diff.log"; then
-      echo "FAIL: fast-mode $d differs from exact by more than 1e-4:"; head -20 "$dir/h5diff.log"; exit 1
-    fi
-  done
-  echo "OK: fast mode within 1e-4 of exact in loss and grad norm at every step"
+  # not a useful yardstick after AdamW (m/sqrt(v) turns rounding noise in tiny gradients into lr-sized
+  # steps); the loss is. docs/numerics.md derives the bound per step (`parity bound`), first order: the
+  # differences introduced at each step add, so step s may differ by s * loss_rel_step * loss.
+  rel=$("$parity" bound --model tiny --micro-batch-size 2 --precision "$precision" | awk '$1 == "loss_rel_step" {print $2}')
+  paste <(h5dump -m %.9g -d "$base_run/loss" -y -w 0 "$dir/base-res.h5" | sed -n '/DATA {/,/}/p' | grep -vE 'DATA|}' | tr ',' '\n' | grep .) \
+        <(h5dump -m %.9g -d "$layout_run/loss" -y -w 0 "$dir/layout-res.h5" | sed -n '/DATA {/,/}/p' | grep -vE 'DATA|}' | tr ',' '\n' | grep .) |
+    awk -v rel="$rel" '{ s = NR; d = $1 - $2; if (d < 0) d = -d; b = s * rel * $1; if (d > worst) worst = d;
+                          printf "  step %d: |loss difference| %.3g, bound %.3g\n", s, d, b; if (d > b) bad = 1 }
+                        END { printf "fast vs exact: largest |loss difference| %.3g\n", worst; exit bad }' ||
+    { echo "FAIL: fast mode strays beyond the bound of docs/numerics.md"; exit 1; }
+  echo "OK: fast mode within the derived bound at every step"
 fi
