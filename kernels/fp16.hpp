@@ -27,9 +27,9 @@ namespace parity {
 
 // ---- conversions on bit patterns ----------------------------------------------------------------------------
 
-// fp32 bits -> fp16 bits (RNE).
-KOKKOS_INLINE_FUNCTION constexpr uint16_t fp16_bits_from_bits32(uint32_t u) {
-  const uint32_t sign = (u >> 16) & 0x8000u;
+// fp32 bits -> fp16 bits (RNE), in the low half of a uint32_t (32-bit lanes throughout: loops vectorise).
+KOKKOS_INLINE_FUNCTION constexpr uint32_t fp16_bits_from_bits32_wide(uint32_t u) {
+  const uint32_t sign = (u & 0x80000000u) >> 16;
   const uint32_t a = u & 0x7FFFFFFFu;
   // |x| in [2^-14, 2^16): rebias the exponent (127 -> 15) and round the 13 dropped bits; a carry may ripple
   // into the exponent (the next binade, or 0x7C00 = inf above 65504). Garbage, never used, for other |x|.
@@ -43,19 +43,47 @@ KOKKOS_INLINE_FUNCTION constexpr uint16_t fp16_bits_from_bits32(uint32_t u) {
   // |x| >= 2^16: inf, or a quiet NaN keeping the top payload bits.
   const uint32_t special = a > 0x7F800000u ? (0x7E00u | ((a >> 13) & 0x03FFu)) : 0x7C00u;
   const uint32_t mag = a >= 0x47800000u ? special : a < 0x38800000u ? subnormal : normal;
-  return static_cast<uint16_t>(sign | mag);
+  return sign | mag;
 }
 
-// fp16 bits -> fp32 bits (exact).
-KOKKOS_INLINE_FUNCTION PARITY_HALF_CONSTEXPR uint32_t bits32_from_fp16_bits(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+// fp32 bits -> fp16 bits (RNE).
+KOKKOS_INLINE_FUNCTION constexpr uint16_t fp16_bits_from_bits32(uint32_t u) {
+  return static_cast<uint16_t>(fp16_bits_from_bits32_wide(u));
+}
+
+// fp16 bits (the low half of h) -> fp32 bits (exact). Integer-only, so that the compiler may evaluate every
+// branch and select (the loops over arrays vectorise).
+KOKKOS_INLINE_FUNCTION constexpr uint32_t bits32_from_fp16_bits_wide(uint32_t h) {
+  const uint32_t sign = (h & 0x8000u) << 16;
   const uint32_t em = h & 0x7FFFu;
   const uint32_t normal = (em << 13) + (112u << 23);
   const uint32_t special = (em << 13) | 0x7F800000u;  // inf, or NaN with the payload in the top bits
-  // mant * 2^-24: both factors and the product are exact normal floats.
-  const uint32_t subnormal = half_detail::bits_of(static_cast<float>(em) * 5.9604644775390625e-08f);
+  // Subnormal, em = mant in [1, 1023], value mant * 2^-24: shift mant left by k until its leading one is bit 9
+  // (binary search, k = 1..9); then the value is 1.f * 2^(-15 - k).
+  uint32_t v = em, k = 0;
+  const uint32_t k8 = v < 0x004u ? 8u : 0u;
+  v <<= k8;
+  k += k8;
+  const uint32_t k4 = v < 0x040u ? 4u : 0u;
+  v <<= k4;
+  k += k4;
+  const uint32_t k2 = v < 0x100u ? 2u : 0u;
+  v <<= k2;
+  k += k2;
+  const uint32_t k1 = v < 0x200u ? 1u : 0u;
+  v <<= k1;
+  k += k1;
+  const uint32_t subnormal = em == 0u ? 0u : ((112u - k) << 23) | ((v & 0x1FFu) << 14);
   const uint32_t mag = em >= 0x7C00u ? special : em < 0x0400u ? subnormal : normal;
   return sign | mag;
+}
+
+// fp16 bits -> fp32 bits (exact).
+KOKKOS_INLINE_FUNCTION constexpr uint32_t bits32_from_fp16_bits(uint16_t h) { return bits32_from_fp16_bits_wide(h); }
+
+// fp32 bits -> the fp32 bits of the nearest fp16 (RNE).
+KOKKOS_INLINE_FUNCTION constexpr uint32_t fp16_round_bits32(uint32_t u) {
+  return bits32_from_fp16_bits_wide(fp16_bits_from_bits32_wide(u));
 }
 
 // ---- conversions on values ----------------------------------------------------------------------------------
@@ -70,7 +98,7 @@ KOKKOS_INLINE_FUNCTION PARITY_HALF_CONSTEXPR float float_from_fp16_bits(uint16_t
 
 // The value of f rounded to fp16, as a float (float -> fp16 -> float).
 KOKKOS_INLINE_FUNCTION PARITY_HALF_CONSTEXPR float round_to_fp16(float f) {
-  return float_from_fp16_bits(fp16_bits_from_float(f));
+  return half_detail::float_of(fp16_round_bits32(half_detail::bits_of(f)));
 }
 
 // ---- the type -----------------------------------------------------------------------------------------------
@@ -116,7 +144,7 @@ inline void round_to_fp16_array(float* x, long n) {
   for (long i = 0; i < n; ++i) {
     uint32_t u;
     std::memcpy(&u, x + i, sizeof u);
-    u = bits32_from_fp16_bits(fp16_bits_from_bits32(u));
+    u = fp16_round_bits32(u);
     std::memcpy(x + i, &u, sizeof u);
   }
 }

@@ -1,8 +1,8 @@
 // Compute precisions: names, unit roundoffs and the in-place rounding of float buffers to bf16 or fp16.
 //
-// round_to runs on every activation, so it has an AVX-512 path; the portable path is the array helpers of
-// kernels/bf16.hpp and kernels/fp16.hpp, and both give the same bits for every input (suites/unit/test_half.cpp
-// checks random arrays with specials, and, opt-in, all 2^32 floats).
+// round_to runs on every activation, so it has an AVX-512 path (and an AVX2 + F16C one for older x86); the
+// portable path is the array helpers of kernels/bf16.hpp and kernels/fp16.hpp, and all give the same bits for
+// every input (suites/unit/test_half.cpp checks random arrays with specials, and, opt-in, all 2^32 floats).
 //   bf16: integer RNE on the bits (add 0x7FFF + lsb, mask; NaNs get the quiet bit). Not VCVTNEPS2BF16
 //         (AVX512_BF16): that instruction flushes fp32 subnormal inputs and outputs to zero, which is not
 //         what IEEE 754 says (0x007FFFFF must round to 2^-126, not 0).
@@ -21,7 +21,7 @@
 #include "kernels/parallel.hpp"
 #include "reference/error.hpp"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
 #include <immintrin.h>
 #endif
 
@@ -58,13 +58,16 @@ constexpr long kChunk = 1L << 15;  // floats per parallel unit (128 KiB)
 
 #if defined(__AVX512F__)
 
+// One load, six operations per 16 floats: u + 0x7FFF, or u + 0x8000 where the lowest kept bit is set; NaN
+// lanes get u | quiet bit instead; then the low half is cleared.
 inline __m512i bf16_round_512(__m512i u) {
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb);
-  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)),
-                                                _mm512_set1_epi32(0x7F800000));
-  r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
-  return _mm512_and_si512(r, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+  const __mmask16 odd = _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x00010000));
+  const __m512i r =
+      _mm512_mask_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), odd, u, _mm512_set1_epi32(0x8000));
+  const __m512 f = _mm512_castsi512_ps(u);
+  const __mmask16 nan = _mm512_cmp_ps_mask(f, f, _CMP_UNORD_Q);
+  return _mm512_and_si512(_mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000)),
+                          _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
 }
 
 inline __m512 fp16_round_512(__m512 x) {
@@ -99,6 +102,33 @@ void round_fp16_block(float* x, long n) {
     const __m512 a = _mm512_maskz_loadu_ps(m, x + i);
     _mm512_mask_storeu_ps(x + i, m, fp16_round_512(a));
   }
+}
+
+#elif defined(__AVX2__) && defined(__F16C__)
+
+inline __m256i bf16_round_256(__m256i u) {
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  const __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb);
+  const __m256 f = _mm256_castsi256_ps(u);
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(f, f, _CMP_UNORD_Q));
+  const __m256i quiet = _mm256_or_si256(u, _mm256_set1_epi32(0x00400000));
+  return _mm256_and_si256(_mm256_blendv_epi8(r, quiet, nan), _mm256_set1_epi32(static_cast<int>(0xFFFF0000u)));
+}
+
+void round_bf16_block(float* x, long n) {
+  long i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(x + i), bf16_round_256(a));
+  }
+  round_to_bf16_array(x + i, n - i);
+}
+
+void round_fp16_block(float* x, long n) {
+  long i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+  round_to_fp16_array(x + i, n - i);
 }
 
 #else
