@@ -8,12 +8,28 @@ namespace parity::comm_detail {
 void MpiCommunicator::exact_allreduce_segment(float* buf, long m) {
   const int p = size_, r = rank_;
   if (p == 1 || m == 0) return;
+  leaves_.resize(p);
+  if (allreduce_gathers(m, p)) {
+    // Small: every rank gets every rank's whole buffer and evaluates the tree over all of them.
+    if (long(scratch_.size()) < p * m) scratch_.resize(p * m);
+    float* all = scratch_.data();
+    if (p == 2) {
+      const int o = 1 - r;
+      check(MPI_Sendrecv(buf, int(m), MPI_FLOAT, o, 3, all + o * m, int(m), MPI_FLOAT, o, 3, comm_p2p_,
+                         MPI_STATUS_IGNORE),
+            "MPI_Sendrecv");
+    } else {
+      check(MPI_Allgather(buf, int(m), MPI_FLOAT, all, int(m), MPI_FLOAT, comm_), "MPI_Allgather");
+    }
+    for (int j = 0; j < p; ++j) leaves_[j] = j == r ? buf : all + j * m;
+    tree_sum_leaves(leaves_.data(), p, m, buf, tree_tmp_);
+    return;
+  }
   lcounts_ = chunk_counts(m, p);
   ldispls_ = displacements(lcounts_);
   const long mine = lcounts_[r];
   if (long(scratch_.size()) < (p - 1) * mine) scratch_.resize((p - 1) * mine);
   float* scratch = scratch_.data();
-  leaves_.resize(p);
   if (p == 2) {
     // The all-to-all and the all-gather of two ranks are pairwise exchanges.
     const int o = 1 - r;

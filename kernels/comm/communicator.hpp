@@ -9,9 +9,12 @@
 // the vendor collective (MPI_Allreduce, MPI_Reduce_scatter) is used and the order is the library's.
 //
 // Chunking. The exact all-reduce cuts the buffer into p near-equal contiguous chunks (the first n % p ranks
-// get one element more; see chunk_counts). Long messages are processed in segments of at most
-// kAllreduceSegment elements, each cut the same way; since the result is elementwise, the segmentation
-// never changes the bits.
+// get one element more; see chunk_counts). On two ranks the all-to-all and the all-gather are each one
+// MPI_Sendrecv. Long messages are processed in segments of at most 16 MiB, each cut the same way; small ones
+// (latency-bound: up to 128 KiB gathered) instead gather every rank's whole buffer and every rank evaluates
+// the tree itself — one exchange instead of two. Since the result is elementwise and every rank adds the
+// same leaves in the same order, neither choice changes the bits (comm/detail.hpp has the thresholds;
+// kernels/bench/bench_comm measures them against MPI_Allreduce).
 //
 // Counts are 64-bit throughout. Where an MPI call takes `int` counts or displacements and the message is
 // larger, the implementation splits it (point-to-point, broadcast, all-reduce) or moves the data with a

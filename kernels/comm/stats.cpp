@@ -39,6 +39,16 @@ namespace comm_detail {
 namespace {
 long g_max_count = INT_MAX;
 long g_segment = kAllreduceSegment;
+long g_gather_bytes = kAllreduceGatherBytes;
+}
+
+long allreduce_gather_bytes() { return g_gather_bytes; }
+void set_allreduce_gather_bytes(long b) { g_gather_bytes = b; }
+
+bool allreduce_gathers(long m, int p) {
+  const long bytes = m * long(sizeof(float));
+  if (bytes > 2048 && bytes < 8192) return false;
+  return long(p) * bytes <= g_gather_bytes && long(p) * m <= max_count();
 }
 
 long allreduce_segment() { return g_segment; }

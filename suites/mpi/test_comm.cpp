@@ -220,6 +220,30 @@ TEST_F(Comm, ExactAllreduceEqualsTreeOverRanks) {
   }
 }
 
+// Small messages take the gather path (whole buffers, tree on every rank), larger ones the chunked path:
+// both give the tree's bits, at the rule's boundaries and when either path is forced.
+TEST_F(Comm, ExactAllreduceGatherAndChunkPathsAgree) {
+  namespace cd = parity::comm_detail;
+  const std::vector<long> ns = {1, 511, 512, 513, 1024, 2047, 2048, 2049, 32768 / p, 32768 / p + 1, 40000};
+  bool saw_gather = false, saw_chunks = false;
+  for (long n : ns) {
+    (cd::allreduce_gathers(n, p) ? saw_gather : saw_chunks) = true;
+    std::vector<float> want(n);
+    for (long i = 0; i < n; ++i) want[i] = tree_over_ranks(p, i, mixed, 60 + n);
+    for (long gather_bytes : {cd::kAllreduceGatherBytes, 0L, long(1) << 40}) {
+      cd::set_allreduce_gather_bytes(gather_bytes);
+      std::vector<float> v = values(r, n, mixed, 60 + n);
+      comm->allreduce_sum(v.data(), n, Numerics::exact);
+      EXPECT_TRUE(same_bits(v, want)) << "n=" << n << " gather_bytes=" << gather_bytes;
+    }
+    cd::set_allreduce_gather_bytes(cd::kAllreduceGatherBytes);
+  }
+  if (p > 1) {
+    EXPECT_TRUE(saw_gather);
+    EXPECT_TRUE(saw_chunks);
+  }
+}
+
 TEST_F(Comm, ExactAllreduceLongerThanOneSegment) {
   const long n = parity::comm_detail::kAllreduceSegment + 1001;
   std::vector<float> v = values(r, n, mixed, 7), want(n);
