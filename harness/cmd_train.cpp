@@ -65,7 +65,8 @@ Command add_train(CLI::App& parent) {
               if ((*dims)[i] != 0) *fields[i] = (*dims)[i];
             train(*c);
             return 0;
-          }};
+          },
+          true};
 }
 
 }  // namespace parity::cli

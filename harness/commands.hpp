@@ -9,8 +9,12 @@ namespace parity::cli {
 struct Command {
   CLI::App* app = nullptr;
   std::function<int()> run;
+  bool needs_runtime = false;  // MPI and Kokkos (the trainer); file tools start faster without them
 };
 
 Command add_train(CLI::App& app);
+Command add_bound(CLI::App& app);
+Command add_compare(CLI::App&); Command add_report(CLI::App&);
+Command add_sweep(CLI::App&);
 
 }  // namespace parity::cli

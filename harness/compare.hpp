@@ -20,7 +20,7 @@ struct TensorDiff {
 };
 
 struct FileDiff {
-  std::vector<TensorDiff> tensors;     // every float dataset present in both, sorted by name
+  std::vector<TensorDiff> tensors;     // every float dataset present in both, sorted by name (natural order)
   std::vector<std::string> only_in_a, only_in_b;
   bool bitwise() const;                // all tensors bit-identical and the same set of tensors
   const TensorDiff* first_difference() const;  // first differing tensor in sorted order, or null

@@ -11,7 +11,9 @@ namespace {
 // A rank that fails alone (a file only it reads, a check only it sees) must not leave the others waiting in
 // a collective forever.
 void abort_others(int rc) {
-  int size = 1;
+  int initialized = 0, size = 1;
+  MPI_Initialized(&initialized);
+  if (!initialized) return;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   if (size > 1) MPI_Abort(MPI_COMM_WORLD, rc);
 }
@@ -20,12 +22,18 @@ void abort_others(int rc) {
 int main(int argc, char** argv) {
   CLI::App app{"parity: a bit-exact reference trainer and conformance suite for hybrid-parallel GPT training"};
   app.require_subcommand(1);
-  std::vector<parity::cli::Command> commands{parity::cli::add_train(app)};
+  std::vector<parity::cli::Command> commands{parity::cli::add_train(app), parity::cli::add_bound(app)};
+  for (auto add : {parity::cli::add_compare, parity::cli::add_report}) commands.push_back(add(app));
+  commands.push_back(parity::cli::add_sweep(app));
   CLI11_PARSE(app, argc, argv);
 
+  bool runtime = false;
+  for (auto& cmd : commands) runtime |= cmd.app->parsed() && cmd.needs_runtime;
   int rc = 0;
-  MPI_Init(&argc, &argv);
-  Kokkos::initialize();
+  if (runtime) {
+    MPI_Init(&argc, &argv);
+    Kokkos::initialize();
+  }
   try {
     for (auto& cmd : commands)
       if (cmd.app->parsed()) rc = cmd.run();
@@ -38,7 +46,9 @@ int main(int argc, char** argv) {
     rc = 2;
     abort_others(rc);
   }
-  Kokkos::finalize();
-  MPI_Finalize();
+  if (runtime) {
+    Kokkos::finalize();
+    MPI_Finalize();
+  }
   return rc;
 }
