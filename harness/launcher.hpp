@@ -54,6 +54,8 @@ std::unique_ptr<Launcher> make_print_launcher(const LauncherOptions& o);
 std::unique_ptr<Launcher> make_launcher(const std::string& name, const LauncherOptions& o);
 
 // Helpers shared by the launchers (launcher_local.cpp).
+// Throws parity::Error naming `program` and `what_for` unless it is an executable path or found in $PATH.
+void require_program(const std::string& program, const std::string& what_for);
 // `mpiexec -n R [--oversubscribe] argv...` for this machine (local and print launchers).
 std::vector<std::string> mpiexec_command(const LauncherOptions& o, const Job& job);
 std::string shell_quote(const std::string& s);

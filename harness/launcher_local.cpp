@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -63,6 +64,24 @@ std::string file_tail(const std::string& path, std::size_t max_lines, std::size_
     --pos;
   }
   return s.substr(pos);
+}
+
+void require_program(const std::string& program, const std::string& what_for) {
+  auto executable = [](const std::string& p) { return access(p.c_str(), X_OK) == 0; };
+  if (program.find('/') != std::string::npos) {
+    if (executable(program)) return;
+    throw Error(what_for + ": " + program + " is not an executable file");
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  size_t a = 0;
+  while (a <= dirs.size()) {
+    const size_t b = std::min(dirs.find(':', a), dirs.size());
+    const std::string dir = dirs.substr(a, b - a);
+    if (executable((dir.empty() ? "." : dir) + "/" + program)) return;
+    a = b + 1;
+  }
+  throw Error(what_for + ": " + program + " is not in PATH");
 }
 
 namespace {
@@ -248,7 +267,9 @@ namespace {
 
 class LocalLauncher : public Launcher {
  public:
-  explicit LocalLauncher(const LauncherOptions& o) : o_(o) {}
+  explicit LocalLauncher(const LauncherOptions& o) : o_(o) {
+    require_program(o.mpiexec, "the local launcher needs mpiexec (--mpiexec PATH names another)");
+  }
   std::string name() const override { return "local"; }
   std::string command(const Job& job) const override { return shell_join(mpiexec_command(o_, job)); }
   JobResult run(const Job& job) override {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -94,7 +95,7 @@ std::string fill(const std::string& tmpl, const std::string& path, const std::ve
 // Runs a short Slurm client command and returns its output (stdout and stderr); rc in `rc`.
 std::string capture(const std::vector<std::string>& argv, const std::string& dir, int& rc,
                     const std::vector<std::string>& extra_env = {}) {
-  const std::string out = dir + "/.slurm-client.out";
+  const std::string out = dir + "/.slurm-client." + std::to_string(getpid()) + ".out";
   std::remove(out.c_str());
   const ProcessResult p = run_process(argv, dir, out, 60, extra_env);
   rc = p.timed_out ? -1 : p.exit_code;
@@ -126,6 +127,13 @@ bool finished_state(const std::string& s) {
 class SlurmLauncher : public Launcher {
  public:
   explicit SlurmLauncher(const LauncherOptions& o) : o_(o), template_path_(find_template(o.slurm_template)) {
+    for (const char* tool : {"sbatch", "scontrol", "scancel"})
+      require_program(tool, "the Slurm launcher needs the Slurm client commands (slurm-client)");
+    // A controller that does not answer fails the sweep now, not every run one by one.
+    int rc = 0;
+    const std::string ping = capture({"scontrol", "ping"}, std::filesystem::temp_directory_path().string(), rc);
+    if (rc != 0 || ping.find("UP") == std::string::npos)
+      throw Error("the Slurm controller does not answer (scontrol ping: " + ping.substr(0, ping.find_last_not_of("\n") + 1) + ")");
     template_ = read_file(template_path_);
     Job probe;  // a bad placeholder is found now, not at the first run
     probe.id = "probe";

@@ -1,12 +1,12 @@
 #include "harness/sweep.hpp"
 
-#include <mpi.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -180,11 +180,11 @@ Verdict judge(const std::string& results, const std::string& checkpoint, const s
 int run_sweep(const SweepOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
-  {
-    int size = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size > 1) throw Error("parity sweep starts its runs itself: run it as one process, not under mpirun");
-  }
+  // The sweep starts its runs itself; started by mpirun/srun as several ranks, each would run the whole sweep.
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"})
+    if (std::getenv(v))
+      throw Error(std::string("parity sweep starts its runs itself: run it as one process, not under mpirun or srun (") +
+                  v + " is set)");
   const Spec spec = parse_spec_file(o.spec);
   ExpandOptions eo;
   eo.max_ranks = o.max_ranks;

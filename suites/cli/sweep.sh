@@ -25,13 +25,15 @@ expect_attr() {  # expect_attr FILE OBJECT NAME VALUE
   [[ "$v" == "$4" ]] || fail "$2@$3 is '$v', expected '$4' (in $1)"
 }
 
-# A fake parity in front of the real one: logs every start, sleeps for ever for the layout given in
+# A fake parity in front of the real one (the hang sleeps for a number of seconds unique to this test run, so
+# that its processes can be told apart from anything else on the machine): logs every start, sleeps for ever for the layout given in
 # $HANG_LAYOUT (a string of its arguments, e.g. "--pp 2"), else runs the real binary.
+HANG_SECONDS=$((100000 + RANDOM))
 cat > fake-parity.sh <<EOF
 #!/usr/bin/env bash
 echo "\$*" >> "$WORK/starts.log"
 if [[ -n "\${HANG_LAYOUT:-}" && " \$* " == *" \$HANG_LAYOUT "* ]]; then
-  exec sleep 3017
+  exec sleep $HANG_SECONDS
 fi
 exec "$PARITY" "\$@"
 EOF
@@ -116,7 +118,7 @@ layouts = ["dp1", "dp2", "tp2", "pp2", "dp2-z1"]
 EOF
 rm -f starts.log
 SECONDS_BEFORE=$SECONDS
-HANG_LAYOUT="--pp 2" sweep fail fail.toml --out fail.h5 --timeout 6 --parity ./fake-parity.sh --oversubscribe
+HANG_LAYOUT="--pp 2" sweep fail fail.toml --out fail.h5 --timeout 15 --parity ./fake-parity.sh --oversubscribe
 took=$((SECONDS - SECONDS_BEFORE))
 [[ $RC -ne 0 ]] || { show_file fail fail.log; fail "a sweep with failed runs exited 0 (the CI gate must fail)"; }
 [[ -f fail.h5 ]] || { show_file fail fail.log; fail "no merged file after failures"; }
@@ -138,10 +140,12 @@ expect_attr fail.h5 $g parity failed
 [[ "$(attr fail.h5 $g max_abs_diff)" != 0 ]] || fail "the differing run has max_abs_diff 0"
 expect_attr fail.h5 /runs/dp2-tp1-pp1-fp32-exact-z1-s7 parity bitwise
 expect_attr fail.h5 /runs/dp1-tp1-pp1-fp32-exact-s7 parity baseline
-(( took < 60 )) || fail "the failing sweep took ${took}s: the hung run was not cut off at --timeout 6"
-if pgrep -f 'sleep 3017' > /dev/null; then fail "processes of the hung run are still alive: $(pgrep -af 'sleep 3017')"; fi
+hung="$(attr fail.h5 /runs/dp1-tp1-pp2-fp32-exact-1f1b-s7 seconds)"
+awk -v s="$hung" 'BEGIN { exit !(s >= 15 && s < 25) }' ||
+  fail "the hung run was recorded after ${hung}s: not cut off at --timeout 15 (+ 5 s grace)"
+if pgrep -f "sleep $HANG_SECONDS" > /dev/null; then fail "processes of the hung run are still alive: $(pgrep -af "sleep $HANG_SECONDS")"; fi
 [[ -d fail.runs/dp2-tp1-pp1-fp32-exact-s7 ]] || fail "the failed run's directory was not kept for inspection"
-pass "crash, timeout (${took}s in all) and difference recorded; the other layouts bitwise; exit $RC"
+pass "crash, timeout (killed after ${hung}s) and difference recorded; the other layouts bitwise; exit $RC (${took}s)"
 
 # ---------------------------------------------------------------------------------------------------------
 check "--resume runs only what is missing"
@@ -169,7 +173,7 @@ expect_attr pass.h5 /runs/dp1-tp1-pp2-fp32-exact-1f1b-s7 parity bitwise
 [[ $(h5ls pass.h5/runs | wc -l) -eq 4 ]] || fail "expected 4 runs after the resume"
 # The failing sweep resumed: everything is recorded, nothing runs, the gate still fails.
 rm -f starts.log
-sweep fail-resume fail.toml --out fail.h5 --resume --parity ./fake-parity.sh --timeout 6
+sweep fail-resume fail.toml --out fail.h5 --resume --parity ./fake-parity.sh --timeout 15
 [[ $RC -ne 0 ]] || fail "resuming a sweep with recorded failures exited 0"
 [[ $(starts) -eq 0 ]] || { show_file starts starts.log; fail "resuming a fully recorded sweep started runs"; }
 pass "a complete file runs nothing; one new layout runs alone (plus the baseline for its checkpoint)"

@@ -137,9 +137,10 @@ say "single-host Slurm up (slurmctld :$ctld_port, slurmd :$slurmd_port, state un
 
 # ---- the sweep ---------------------------------------------------------------------------------------------
 cd "$TMP/work"
+HANG_SECONDS=$((100000 + RANDOM))  # unique to this test run, to tell its processes apart
 cat > fake-parity.sh << EOF
 #!/usr/bin/env bash
-if [[ " \$* " == *" --pp 2 "* ]]; then exec sleep 3018; fi
+if [[ " \$* " == *" --pp 2 "* ]]; then exec sleep $HANG_SECONDS; fi
 exec "$PARITY" "\$@"
 EOF
 chmod +x fake-parity.sh
@@ -198,7 +199,7 @@ attr_text sweep.h5 /runs/dp1-tp1-pp2-fp32-exact-1f1b-s7 output_tail | grep -q 'C
   fail "the hung job was not cancelled"
 h5ls sweep.h5/runs/dp2-tp2-pp1-fp32-exact-s7 | grep -q '^loss ' || fail "the 4-rank run's datasets were not merged"
 # Nothing of the cancelled job may be left: not in the queue, not as a process.
-for _ in $(seq 30); do [[ -z "$(squeue -h -o %i)" ]] && ! pgrep -f 'sleep 3018' > /dev/null && break; sleep 0.2; done
+for _ in $(seq 30); do [[ -z "$(squeue -h -o %i)" ]] && ! pgrep -f "sleep $HANG_SECONDS" > /dev/null && break; sleep 0.2; done
 [[ -z "$(squeue -h -o %i)" ]] || fail "jobs left in the queue: $(squeue)"
-if pgrep -f 'sleep 3018' > /dev/null; then fail "the hung job's processes survived scancel"; fi
+if pgrep -f "sleep $HANG_SECONDS" > /dev/null; then fail "the hung job's processes survived scancel"; fi
 say "PASS: 5 runs through sbatch/srun (baseline, 2 bitwise incl. 4 ranks overcommitted, a crash, a timeout cancelled), ${took}s"
