@@ -57,7 +57,7 @@ expect_refused unknown_model "unknown model preset 'huge'" -- --model huge --ste
 expect_refused heads_not_dividing "C=128 is not divisible by heads H=3" -- --heads 3 --steps 1
 expect_refused micro_batches_not_pow2 "--micro-batches 3 is not a power of two" -- --micro-batches 3 --steps 1
 expect_refused zero_steps "--steps must be >= 1" -- --steps 0
-expect_refused bf16_not_yet "--precision bf16 is not supported" -- --precision bf16 --steps 1
+expect_refused unknown_precision "unknown precision 'fp8' \(known: fp32, bf16, fp16\)" -- --precision fp8 --steps 1
 expect_refused dump_step_out_of_range "--dump-step" -- --steps 2 --dump-grads "$WORK/g.h5" --dump-step 3
 no_leftovers "dump_step_out_of_range" "$WORK/g.h5"
 
