@@ -8,7 +8,9 @@
 #include <set>
 #include <string>
 
-#include "harness/spec.cpp"  // NOLINT(bugprone-suspicious-include)
+#include "harness/spec.hpp"
+#include "reference/error.hpp"
+#include "reference/numerics_bound.hpp"
 
 namespace {
 
