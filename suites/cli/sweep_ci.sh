@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CI gate as part of the test command: `parity sweep suites/ci.toml` (every hybrid-parallel layout of tiny
 # against one device, exact bitwise and fast within the bound) must pass, and its merged file must hold every
-# run with a passing verdict. About 2 minutes on 2 cores.
+# run with a passing verdict. About 2.5 minutes on 2 cores.
 # Usage: bash sweep_ci.sh PATH/TO/parity SOURCE_DIR
 source "$(dirname "$0")/common.bash"
 [[ -n "$SOURCE_DIR" && -f "$SOURCE_DIR/suites/ci.toml" ]] || fail "needs the source directory (suites/ci.toml)"
@@ -24,6 +24,6 @@ for id in $runs; do
     *) fail "run $id has verdict '$v'" ;;
   esac
 done
-[[ $n -eq 26 ]] || fail "expected 26 runs (13 layouts x exact, fast), found $n"
+[[ $n -eq 78 ]] || fail "expected 78 runs (13 layouts x exact, fast x fp32, bf16, fp16), found $n"
 pass "$n runs: $(grep -o '[0-9]* bitwise, [0-9]* within bound, [0-9]* failed' ci.log)"
 finish
