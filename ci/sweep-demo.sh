@@ -22,6 +22,7 @@ micro_batch_size = 2
 lr = 1e-3
 warmup = 1
 check_consistency = 2
+fast_loss_bound = "derived"
 
 [grid]
 numerics = ["exact", "fast"]

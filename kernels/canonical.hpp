@@ -183,7 +183,6 @@ class VecTree {
   }
   bool at_last_leaf() const { return next_ + 1 == static_cast<long>(merges_.size()); }
   const float* result() const { return pool_[stack_.back()].data(); }
-  float* result_mut() { return pool_[stack_.back()].data(); }
 
  private:
   int take() { const int i = free_.back(); free_.pop_back(); return i; }

@@ -23,6 +23,18 @@ std::vector<long> zero_counts(long n, int p) {
   return c;
 }
 
+std::vector<ZeroRegion> zero_regions(const LocalLayout& lay, int dp, int dp_rank) {
+  // wte is the first local tensor wherever it is held.
+  const long split = lay.wte >= 0 ? lay.vocab_rows * lay.full().model().C : 0;
+  std::vector<ZeroRegion> out;
+  for (const Range region : {Range{0, split}, Range{split, lay.total()}}) {
+    ZeroRegion z{region, zero_counts(region.size(), dp), region.lo};
+    for (int r = 0; r < dp_rank; ++r) z.shard_lo += z.counts[r];
+    out.push_back(std::move(z));
+  }
+  return out;
+}
+
 Ownership make_ownership(const LocalLayout& lay, const ProcessGrid& g, bool zero) {
   Ownership o;
   const long total = lay.total();
@@ -31,15 +43,8 @@ Ownership make_ownership(const LocalLayout& lay, const ProcessGrid& g, bool zero
     o.dp_owner = g.dp_rank == 0;
     return o;
   }
-  // wte is the first local tensor wherever it is held.
-  const long split = lay.wte >= 0 ? lay.vocab_rows * lay.full().model().C : 0;
-  long lo = 0;
-  for (const Range region : {Range{0, split}, Range{split, total}}) {
-    const std::vector<long> counts = zero_counts(region.size(), g.dp);
-    lo = region.lo;
-    for (int r = 0; r < g.dp_rank; ++r) lo += counts[r];
-    if (counts[g.dp_rank] > 0) o.ranges.push_back({lo, lo + counts[g.dp_rank]});
-  }
+  for (const ZeroRegion& z : zero_regions(lay, g.dp, g.dp_rank))
+    if (z.counts[g.dp_rank] > 0) o.ranges.push_back({z.shard_lo, z.shard_lo + z.counts[g.dp_rank]});
   o.dp_owner = true;
   return o;
 }

@@ -35,6 +35,15 @@ Ownership make_ownership(const LocalLayout& lay, const ProcessGrid& g, bool zero
 // The ZeRO-1 partition of [lo, hi) over p ranks in whole 32-element units: counts per rank.
 std::vector<long> zero_counts(long n, int p);
 
+// The two ZeRO-1 regions of a rank's local buffer — wte [0, W) (cut the same way on the first and last stages)
+// and the rest [W, total) — each with its per-rank counts and where this rank's shard begins.
+struct ZeroRegion {
+  Range region;
+  std::vector<long> counts;
+  long shard_lo;
+};
+std::vector<ZeroRegion> zero_regions(const LocalLayout& lay, int dp, int dp_rank);
+
 bool owns_tensor(const LocalTensor& t, const LocalLayout& lay);
 
 // Full internal-layout vector (ParamLayout order, on world rank 0 only; other ranks get an empty vector)

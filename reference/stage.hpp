@@ -45,7 +45,6 @@ class Stage {
   void backward(int slot, const float* P, float* G, float* G_embed, const int32_t* inputs, const int32_t* targets,
                 const float* dx_out, float* dx_in, float dloss, const ReadyFn& ready = {});
 
-  long rows() const { return N_; }
 
  private:
   struct LayerActs {

@@ -236,14 +236,11 @@ TrainResult train(const TrainConfig& c) {
     } else {
       const float* local = grad_tree.result();
       // ZeRO-1: reduce-scatter each region (wte, the rest) onto the shard owners, in whole 32-element units.
-      long lo = 0;
-      for (const Range region : {Range{0, W}, Range{W, P}}) {
-        const std::vector<long> counts = zero_counts(region.size(), g.dp);
-        lo = region.lo;
-        for (int r = 0; r < g.dp_rank; ++r) lo += counts[r];
-        if (region.size() > 0) g.dp_group().reduce_scatter_sum(local + region.lo, grads.data() + lo, counts, c.numerics);
-        if (region.lo == 0 && E > 0)
-          g.dp_group().reduce_scatter_sum(local + P, embed_shard.data() + (lo - region.lo), counts, c.numerics);
+      for (const ZeroRegion& z : zero_regions(lay, g.dp, g.dp_rank)) {
+        if (z.region.size() > 0)
+          g.dp_group().reduce_scatter_sum(local + z.region.lo, grads.data() + z.shard_lo, z.counts, c.numerics);
+        if (z.region.lo == 0 && E > 0)  // the token embedding's part of wte, cut like wte
+          g.dp_group().reduce_scatter_sum(local + P, embed_shard.data() + z.shard_lo, z.counts, c.numerics);
       }
     }
     // The tied embedding: dwte = (LM head part) + (token embedding part), each already summed over all
@@ -322,13 +319,8 @@ TrainResult train(const TrainConfig& c) {
       vi += r.size();
     }
     if (c.zero == 1 && g.dp > 1 && !skip) {
-      for (const Range region : {Range{0, W}, Range{W, P}}) {
-        if (region.size() == 0) continue;
-        const std::vector<long> counts = zero_counts(region.size(), g.dp);
-        long lo = region.lo;
-        for (int r = 0; r < g.dp_rank; ++r) lo += counts[r];
-        g.dp_group().all_gather(params.data() + lo, params.data() + region.lo, counts);
-      }
+      for (const ZeroRegion& z : zero_regions(lay, g.dp, g.dp_rank))
+        if (z.region.size() > 0) g.dp_group().all_gather(params.data() + z.shard_lo, params.data() + z.region.lo, z.counts);
     }
     if (inject_step == s + 1 && inject_rank == g.world_rank) {
       const LocalTensor* t = lay.find(inject_tensor);
