@@ -49,6 +49,9 @@ Command add_train(CLI::App& parent) {
   app->add_option("--dump-grads", c->dump_grads, "write the gradients of step --dump-step (HDF5)");
   app->add_option("--dump-step", c->dump_step, "1-based step whose gradients --dump-grads writes");
   app->add_flag("--quiet", c->quiet, "no per-step lines");
+  app->add_option("--threads", c->threads,
+                  "threads per rank for the host loops and BLAS (the results do not depend on it)")
+      ->capture_default_str();
   app->add_option("--dp", c->dp, "data-parallel degree")->capture_default_str();
   app->add_option("--tp", c->tp, "tensor-parallel degree (Megatron-style)")->capture_default_str();
   app->add_option("--pp", c->pp, "pipeline-parallel degree (stages)")->capture_default_str();

@@ -1,3 +1,14 @@
+// Causal attention as GEMMs on one (sequence, head) unit at a time.
+//
+// Every product below goes through gemm_strided, so exact mode inherits the canonical-order GEMM (and its
+// speed) and fast mode calls BLAS. The canonical sums of the reference definition map onto it as follows:
+//   scores[t, t2] = q[t]·k[t2], dots over hs              → one GEMM per row block, columns t2 < r1;
+//   out[t] = Σ_{t2 ≤ t} att[t, t2] v[t2], t+1 terms       → rows with the same number of 32-blocks,
+//            i.e. t ∈ [32(b−1), 32b), reduce over r < 32b: the extra terms are att = 0 (exact zeros), the
+//            block structure and the tree over b blocks are those of the (t+1)-term sum;
+//   dq alike; dk[t] = Σ_{t1} datt[t1, t] q[t1] and dv alike, over all T rows (zeros for t1 < t).
+// A zero term adds ±0 to a partial sum that can only be ±0 if every earlier term was, so the result is the
+// sum without it (the unit tests compare with the term-by-term canonical form).
 #include "kernels/attention.hpp"
 
 #include <algorithm>
@@ -5,120 +16,87 @@
 #include <vector>
 
 #include "kernels/canonical.hpp"
+#include "kernels/gemm.hpp"
 #include "kernels/parallel.hpp"
+#include "kernels/vmath.hpp"
 
 namespace parity {
 
 namespace {
-// out[d] = canonical sum over t in [0, n) of w(t) * x(t)[d], d < hs, with blocks aligned at t = 0.
-// Terms with w == 0 are skipped: they are exact zeros (leaves start at +0 and never become -0).
-template <class W, class X>
-void weighted_rows(float* out, long n, long hs, const W& w, const X& x, std::vector<float>& scratch) {
-  const long nb = num_blocks(n);
-  scratch.assign(nb * hs, 0.0f);
-  for (long b = 0; b < nb; ++b) {
-    float* leaf = scratch.data() + b * hs;
-    const long hi = std::min(n, (b + 1) * kBlock);
-    for (long t = b * kBlock; t < hi; ++t) {
-      const float a = w(t);
-      if (a == 0.0f) continue;
-      const float* v = x(t);
-      for (long d = 0; d < hs; ++d) leaf[d] = std::fma(a, v[d], leaf[d]);
-    }
+// Rows per GEMM: exact mode needs 32 (see above); fast mode trades a little masked work for fewer calls.
+long row_block(Numerics num) { return num == Numerics::exact ? kBlock : 64; }
+
+// Softmax of row t of the causal score matrix in place: a[t2] for t2 <= t, zeros after.
+void softmax_row(float* a, long t, long T, float scale) {
+  float mx = -INFINITY;
+  for (long t2 = 0; t2 <= t; ++t2) {
+    a[t2] = a[t2] * scale;
+    mx = std::max(mx, a[t2]);
   }
-  tree_reduce_inplace(scratch.data(), nb, hs);
-  std::copy(scratch.begin(), scratch.begin() + hs, out);
-}
-
-
-// scores[t2] = canonical dot over d < hs of q[d] * Kt[d][t2], for t2 < n: the same per-lane order as
-// canonical_dot (32-long fma chains over d, tree over the hs/32 blocks), vectorised over t2 instead of d.
-// Kt is K transposed ([hs][T]); leaves is scratch of num_blocks(hs) * T floats.
-void scores_row(float* scores, const float* q, const float* Kt, long T, long n, long hs, float* leaves) {
-  const long nb = num_blocks(hs);
-  for (long b = 0; b < nb; ++b) {
-    float* leaf = leaves + b * n;
-    for (long t2 = 0; t2 < n; ++t2) leaf[t2] = 0.0f;
-    const long hi = std::min(hs, (b + 1) * kBlock);
-    for (long d = b * kBlock; d < hi; ++d) {
-      const float qd = q[d];
-      const float* k = Kt + d * T;
-      for (long t2 = 0; t2 < n; ++t2) leaf[t2] = std::fma(qd, k[t2], leaf[t2]);
-    }
-  }
-  tree_reduce_inplace(leaves, nb, n);
-  std::copy(leaves, leaves + n, scores);
-}
-
-// Kt[d][t] = x[t * stride + d] for one head's q, k or v (T rows, hs columns).
-void transpose_head(float* Kt, const float* x, long T, long hs, long stride) {
-  for (long t = 0; t < T; ++t)
-    for (long d = 0; d < hs; ++d) Kt[d * T + t] = x[t * stride + d];
+  vm::exp_shifted(a, a, mx, t + 1);
+  const float inv = 1.0f / canonical_sum(a, t + 1);
+  for (long t2 = 0; t2 <= t; ++t2) a[t2] = a[t2] * inv;
+  std::fill(a + t + 1, a + T, 0.0f);
 }
 }  // namespace
 
-void attention_forward(float* out, float* att, const float* qkv, long S, long T, long Hl, long hs) {
+void attention_forward(float* out, float* att, const float* qkv, long S, long T, long Hl, long hs, Numerics num) {
   const long C3 = Hl * 3 * hs, Cl = Hl * hs;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+  const long rb = row_block(num);
   parallel_units("attention_forward", S * Hl, [=](long u) {
     const long h = u % Hl, s = u / Hl;
-    const float* base = qkv + s * T * C3 + h * 3 * hs;
-    static thread_local std::vector<float> Kt, leaves, scratch;
-    Kt.resize(hs * T);
-    leaves.resize(num_blocks(hs) * T);
-    transpose_head(Kt.data(), base + hs, T, hs, C3);
-    for (long t = 0; t < T; ++t) {
-      float* a = att + ((s * Hl + h) * T + t) * T;
-      scores_row(a, base + t * C3, Kt.data(), T, t + 1, hs, leaves.data());
-      float mx = -INFINITY;
-      for (long t2 = 0; t2 <= t; ++t2) {
-        a[t2] = a[t2] * scale;
-        mx = std::max(mx, a[t2]);
-      }
-      for (long t2 = 0; t2 <= t; ++t2) a[t2] = std::exp(a[t2] - mx);
-      const float inv = 1.0f / canonical_sum(a, t + 1);
-      for (long t2 = 0; t2 <= t; ++t2) a[t2] = a[t2] * inv;
-      for (long t2 = t + 1; t2 < T; ++t2) a[t2] = 0.0f;
-      weighted_rows(out + (s * T + t) * Cl + h * hs, t + 1, hs, [a](long t2) { return a[t2]; },
-                    [base, C3, hs](long t2) { return base + t2 * C3 + 2 * hs; }, scratch);
+    const float* Q = qkv + s * T * C3 + h * 3 * hs;
+    const float *K = Q + hs, *V = Q + 2 * hs;
+    float* A = att + (s * Hl + h) * T * T;
+    float* O = out + s * T * Cl + h * hs;
+    for (long r0 = 0; r0 < T; r0 += rb) {
+      const long r1 = std::min(T, r0 + rb), rows = r1 - r0;
+      gemm_strided(num, {Q + r0 * C3, C3, 1}, {K, C3, 1}, A + r0 * T, T, rows, r1, hs);  // scores, t2 < r1
+      for (long t = r0; t < r1; ++t) softmax_row(A + t * T, t, T, scale);
+      gemm_strided(num, {A + r0 * T, T, 1}, {V, 1, C3}, O + r0 * Cl, Cl, rows, hs, r1);  // att · v
     }
   });
 }
 
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, long S, long T,
-                        long Hl, long hs) {
+                        long Hl, long hs, Numerics num) {
   const long C3 = Hl * 3 * hs, Cl = Hl * hs;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+  const long rb = row_block(num);
   parallel_units("attention_backward", S * Hl, [=](long u) {
     const long h = u % Hl, s = u / Hl;
-    const float* base = qkv + s * T * C3 + h * 3 * hs;
-    float* dbase = dqkv + s * T * C3 + h * 3 * hs;
+    const float* Q = qkv + s * T * C3 + h * 3 * hs;
+    const float *K = Q + hs, *V = Q + 2 * hs;
+    float* dQ = dqkv + s * T * C3 + h * 3 * hs;
+    float *dK = dQ + hs, *dV = dQ + 2 * hs;
     const float* A = att + (s * Hl + h) * T * T;
     const float* dO = dout + s * T * Cl + h * hs;
-    static thread_local std::vector<float> dpre, datt, scratch, Vt, leaves;
+    static thread_local std::vector<float> dpre;
     dpre.assign(T * T, 0.0f);
-    datt.resize(T);
-    Vt.resize(hs * T);
-    leaves.resize(num_blocks(hs) * T);
-    transpose_head(Vt.data(), base + 2 * hs, T, hs, C3);
-    // d(pre-softmax scores), scaled: dpre[t, t2] = att (datt - sum_t3 att datt) * scale, t2 <= t.
-    for (long t = 0; t < T; ++t) {
-      const float* a = A + t * T;
-      scores_row(datt.data(), dO + t * Cl, Vt.data(), T, t + 1, hs, leaves.data());  // datt[t2] = dO[t] . v[t2]
-      const float dot = canonical_dot(a, datt.data(), t + 1);
-      float* dp = dpre.data() + t * T;
-      for (long t2 = 0; t2 <= t; ++t2) dp[t2] = (a[t2] * (datt[t2] - dot)) * scale;
+    float* D = dpre.data();
+    for (long r0 = 0; r0 < T; r0 += rb) {
+      const long r1 = std::min(T, r0 + rb), rows = r1 - r0;
+      gemm_strided(num, {dO + r0 * Cl, Cl, 1}, {V, C3, 1}, D + r0 * T, T, rows, r1, hs);  // datt = dO · v
+      // d(pre-softmax scores), scaled: dpre[t, t2] = att (datt − Σ_t3 att datt) · scale for t2 <= t.
+      for (long t = r0; t < r1; ++t) {
+        const float* a = A + t * T;
+        float* d = D + t * T;
+        const float dot = canonical_dot(a, d, t + 1);
+        for (long t2 = 0; t2 <= t; ++t2) d[t2] = (a[t2] * (d[t2] - dot)) * scale;
+        std::fill(d + t + 1, d + r1, 0.0f);
+      }
+      gemm_strided(num, {D + r0 * T, T, 1}, {K, 1, C3}, dQ + r0 * C3, C3, rows, hs, r1);  // dq = dpre · k
     }
-    const float* P = dpre.data();
-    for (long t = 0; t < T; ++t) {
-      // dq[t] = sum over t2 <= t of dpre[t, t2] k[t2]
-      weighted_rows(dbase + t * C3, t + 1, hs, [P, t, T](long t2) { return P[t * T + t2]; },
-                    [base, C3, hs](long t2) { return base + t2 * C3 + hs; }, scratch);
-      // dk[t] = sum over t' >= t of dpre[t', t] q[t'];  dv[t] = sum over t' >= t of att[t', t] dout[t']
-      weighted_rows(dbase + t * C3 + hs, T, hs, [P, t, T](long t1) { return P[t1 * T + t]; },
-                    [base, C3](long t1) { return base + t1 * C3; }, scratch);
-      weighted_rows(dbase + t * C3 + 2 * hs, T, hs, [A, t, T](long t1) { return A[t1 * T + t]; },
-                    [dO, Cl](long t1) { return dO + t1 * Cl; }, scratch);
+    if (num == Numerics::exact) {  // every t1 in canonical order, zeros included
+      gemm_strided(num, {D, 1, T}, {Q, 1, C3}, dK, C3, T, hs, T);    // dk = dpreᵀ · q
+      gemm_strided(num, {A, 1, T}, {dO, 1, Cl}, dV, C3, T, hs, T);   // dv = attᵀ · dO
+      return;
+    }
+    for (long c0 = 0; c0 < T; c0 += rb) {  // fast: column block [c0, c1) needs rows t1 >= c0 only
+      const long c1 = std::min(T, c0 + rb);
+      gemm_strided(num, {D + c0 * T + c0, 1, T}, {Q + c0 * C3, 1, C3}, dK + c0 * C3, C3, c1 - c0, hs, T - c0);
+      gemm_strided(num, {A + c0 * T + c0, 1, T}, {dO + c0 * Cl, 1, Cl}, dV + c0 * C3, C3, c1 - c0, hs, T - c0);
     }
   });
 }

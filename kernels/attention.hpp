@@ -10,12 +10,16 @@
 // and in the backward pass the sums over t (t2 <= t) for dk and dv, blocks aligned at index 0.
 #pragma once
 
+#include "kernels/gemm.hpp"
+
 namespace parity {
 
-void attention_forward(float* out, float* att, const float* qkv, long S, long T, long Hl, long hs);
+// Exact numerics: canonical order (below); fast: BLAS for the products.
+void attention_forward(float* out, float* att, const float* qkv, long S, long T, long Hl, long hs,
+                       Numerics num = Numerics::exact);
 
 // dqkv and the scratch are overwritten. dout is the gradient of out.
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, long S, long T,
-                        long Hl, long hs);
+                        long Hl, long hs, Numerics num = Numerics::exact);
 
 }  // namespace parity

@@ -6,6 +6,7 @@
 
 #include "kernels/canonical.hpp"
 #include "kernels/parallel.hpp"
+#include "kernels/vmath.hpp"
 
 namespace parity {
 
@@ -27,7 +28,7 @@ void crossentropy_forward(float* losses, float* logits, const int32_t* targets, 
     float* l = logits + n * Vl;
     const long t = targets[n] - v_lo;
     tgtp[n] = (t >= 0 && t < Vl) ? l[t] - mxp[n] : 0.0f;
-    for (long v = 0; v < Vreal; ++v) l[v] = std::exp(l[v] - mxp[n]);
+    vm::exp_shifted(l, l, mxp[n], Vreal);
     for (long v = Vreal; v < Vl; ++v) l[v] = 0.0f;  // masked padding: exact zeros in the sum
     sump[n] = canonical_sum(l, Vl);
   });

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kernels/canonical.hpp"
+#include "kernels/parallel.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -36,13 +37,6 @@ constexpr int kNr = 32;  // columns of the register tile: two 16-float vectors
 // Bound on the post-order stack depth (ceil(log2(blocks)) + 1); 48 levels cover any reduction length.
 constexpr int kMaxDepth = 48;
 
-using HostPolicy = Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>;
-
-// A strided matrix operand: element (i, r) is p[i * si + r * sr], i an output index, r the reduction index.
-struct Operand {
-  const float* p;
-  long si, sr;
-};
 
 // A growable 64-byte-aligned buffer. Kept thread_local by the callers so steady-state calls do not allocate.
 class Scratch {
@@ -169,7 +163,7 @@ inline void copy_runs8(const float* s, long ld, float* __restrict d) {
 template <int W>
 void pack_panels(const Operand& op, long i0, long count, long n, long R, float* dst) {
   if (op.sr == 1) {  // each row runs along the reduction: transpose panel by panel
-    Kokkos::parallel_for("parity::gemm_pack_transposed", HostPolicy(0, count), [=](long q) {
+    parallel_units("parity::gemm_pack_transposed", count, [=](long q) {
       const long row = i0 + q * W;
       pack_transposed<W>(op, row, std::min<long>(W, n - row), R, dst + q * R * W);
     });
@@ -180,7 +174,7 @@ void pack_panels(const Operand& op, long i0, long count, long n, long R, float* 
   // per r and panel is latency-bound when the runs are far apart).
   constexpr long kPiece = 64;  // reduction indices per task, a multiple of 8
   constexpr long kAhead = 8;   // prefetch distance, in reduction indices
-  Kokkos::parallel_for("parity::gemm_pack_rows", HostPolicy(0, (R + kPiece - 1) / kPiece), [=](long piece) {
+  parallel_units("parity::gemm_pack_rows", (R + kPiece - 1) / kPiece, [=](long piece) {
     const long r1 = std::min(R, (piece + 1) * kPiece);
     for (long r = piece * kPiece; r < r1; r += 8) {
       const long rows = std::min(8L, r1 - r);
@@ -328,20 +322,21 @@ void exact_tile(const float* __restrict a, const float* __restrict b, long blk0,
   if (blk1 == nb) tile_store(t, bias, y, ldy, rows, cols);
 }
 
-// Y[m][n] (leading dimension Nc) = canonical sum over r of A(m, r) * B(n, r), plus bias[n] if given.
+// Y[m][n] (leading dimension ldy) = canonical sum over r of A(m, r) * B(n, r), plus bias[n] if given.
 //
 // Blocking, as in GotoBLAS but with no blocking that would change the order of operations: the reduction is
 // cut into chunks of whole 32-blocks, so a chunk's B panels ([kc][32] each) sit in L2; within a chunk the rows
 // are taken kc x (slivers of 6) at a time so that the A block sits in L2 too while every B panel passes over
 // it. A reduction longer than one chunk parks each tile's tree stack in memory between chunks.
-void exact_gemm(const Operand& A, const Operand& B, const float* bias, float* Y, long M, long Nc, long R) {
+void exact_gemm(const Operand& A, const Operand& B, const float* bias, float* Y, long M, long Nc, long R,
+                long ldy) {
   constexpr long kChunkBlocks = 64;            // reduction chunk, in 32-blocks
   constexpr long kABlockBytes = 384 * 1024;    // target size of the packed A block
   constexpr int kSlot = kMr * kNr;
   if (M <= 0 || Nc <= 0) return;
   if (R <= 0) {  // empty reduction: canonical_dot gives +0
     for (long m = 0; m < M; ++m)
-      for (long n = 0; n < Nc; ++n) Y[m * Nc + n] = bias ? 0.0f + bias[n] : 0.0f;
+      for (long n = 0; n < Nc; ++n) Y[m * ldy + n] = bias ? 0.0f + bias[n] : 0.0f;
     return;
   }
   const long slivers = (M + kMr - 1) / kMr;
@@ -373,22 +368,22 @@ void exact_gemm(const Operand& A, const Operand& B, const float* bias, float* Y,
       const long ns = std::min(block_slivers, slivers - s0);
       pack_panels<kMr>(Ac, s0 * kMr, ns, M, rc, a);
       // Consecutive tasks share one B panel, which stays in L1/L2 while the block's slivers pass by.
-      Kokkos::parallel_for("parity::gemm_tiles", HostPolicy(0, ns * panels), [=](long task) {
+      parallel_units("parity::gemm_tiles", ns * panels, [=](long task) {
         const long p = task / ns, s = s0 + task % ns;
         const int rows = static_cast<int>(std::min<long>(kMr, M - s * kMr));
         const int cols = static_cast<int>(std::min<long>(kNr, Nc - p * kNr));
         const float* tile_bias = bias ? bias + p * kNr : nullptr;
-        float* y = Y + s * kMr * Nc + p * kNr;
+        float* y = Y + s * kMr * ldy + p * kNr;
         const float* ta = a + (s - s0) * rc * kMr;
         const float* tb = b + p * rc * kNr;
         if (chunked) {
           const long tile = s * panels + p;
-          exact_tile(ta, tb, blk0, blk1, R, merges, stacks + tile * depth * kSlot, tops[tile], tile_bias, y, Nc,
+          exact_tile(ta, tb, blk0, blk1, R, merges, stacks + tile * depth * kSlot, tops[tile], tile_bias, y, ldy,
                      rows, cols);
         } else {
           alignas(64) float stack[kMaxDepth * kSlot];
           int top = -1;
-          exact_tile(ta, tb, blk0, blk1, R, merges, stack, top, tile_bias, y, Nc, rows, cols);
+          exact_tile(ta, tb, blk0, blk1, R, merges, stack, top, tile_bias, y, ldy, rows, cols);
         }
       });
     }
@@ -405,7 +400,7 @@ void add_bias(const float* bias, float* Y, long N, long O) {
 
 void gemm_xwt(Numerics num, const float* X, const float* W, const float* bias, float* Y, long N, long K, long O) {
   if (num == Numerics::exact || K <= 0) {  // an empty reduction is the same in both numerics
-    exact_gemm({X, K, 1}, {W, K, 1}, bias, Y, N, O, K);
+    exact_gemm({X, K, 1}, {W, K, 1}, bias, Y, N, O, K, O);
     return;
   }
   if (N <= 0 || O <= 0) return;
@@ -415,7 +410,7 @@ void gemm_xwt(Numerics num, const float* X, const float* W, const float* bias, f
 
 void gemm_dyw(Numerics num, const float* dY, const float* W, float* dX, long N, long O, long K) {
   if (num == Numerics::exact || O <= 0) {
-    exact_gemm({dY, O, 1}, {W, 1, K}, nullptr, dX, N, K, O);
+    exact_gemm({dY, O, 1}, {W, 1, K}, nullptr, dX, N, K, O, K);
     return;
   }
   if (N <= 0 || K <= 0) return;
@@ -424,11 +419,28 @@ void gemm_dyw(Numerics num, const float* dY, const float* W, float* dX, long N, 
 
 void gemm_dytx(Numerics num, const float* dY, const float* X, float* dW, long N, long O, long K) {
   if (num == Numerics::exact || N <= 0) {
-    exact_gemm({dY, 1, O}, {X, 1, K}, nullptr, dW, O, K, N);
+    exact_gemm({dY, 1, O}, {X, 1, K}, nullptr, dW, O, K, N, K);
     return;
   }
   if (O <= 0 || K <= 0) return;
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, K, N, 1.0f, dY, O, X, K, 0.0f, dW, K);
+}
+
+void gemm_strided(Numerics num, Operand A, Operand B, float* Y, long ldy, long M, long N, long R) {
+  if (M <= 0 || N <= 0) return;
+  // BLAS needs each operand contiguous along one of its indices; anything else takes the exact kernel.
+  const bool blas_ok = (A.sr == 1 || A.si == 1) && (B.sr == 1 || B.si == 1);
+  if (num == Numerics::exact || R <= 0 || !blas_ok) {
+    exact_gemm(A, B, nullptr, Y, M, N, R, ldy);
+    return;
+  }
+  // Row-major Y = op(A) · op(B): A(m, r) is A.p[m·si + r·sr], so sr == 1 is a plain [M, R] matrix with
+  // leading dimension si and si == 1 its transpose; B enters transposed (Y = A · Bᵀ).
+  const bool a_rows = A.sr == 1 && !(A.si == 1 && M == 1);
+  const bool b_rows = B.sr == 1 && !(B.si == 1 && N == 1);
+  cblas_sgemm(CblasRowMajor, a_rows ? CblasNoTrans : CblasTrans, b_rows ? CblasTrans : CblasNoTrans, M, N, R, 1.0f,
+              A.p, std::max<long>(1, a_rows ? A.si : A.sr), B.p, std::max<long>(1, b_rows ? B.si : B.sr), 0.0f, Y,
+              ldy);
 }
 
 }  // namespace parity

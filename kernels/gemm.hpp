@@ -8,6 +8,12 @@ namespace parity {
 
 enum class Numerics { exact, fast };
 
+// A strided matrix operand: element (i, r) is p[i * si + r * sr], i an output index, r the reduction index.
+struct Operand {
+  const float* p;
+  long si, sr;
+};
+
 // Y[N,O] = X[N,K] · W[O,K]^T, reduction over K; then Y += bias[o] (after the reduction) if bias != nullptr.
 void gemm_xwt(Numerics, const float* X, const float* W, const float* bias, float* Y, long N, long K, long O);
 
@@ -16,5 +22,9 @@ void gemm_dyw(Numerics, const float* dY, const float* W, float* dX, long N, long
 
 // dW[O,K] = dY[N,O]^T · X[N,K], reduction over N.
 void gemm_dytx(Numerics, const float* dY, const float* X, float* dW, long N, long O, long K);
+
+// Y[m * ldy + n] = sum over r < R of A(m, r) · B(n, r), m < M, n < N (overwritten). Exact: canonical order
+// over r, bit-identical to canonical_dot. Fast: BLAS when each operand is contiguous along one index.
+void gemm_strided(Numerics, Operand A, Operand B, float* Y, long ldy, long M, long N, long R);
 
 }  // namespace parity

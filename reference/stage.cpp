@@ -84,7 +84,7 @@ float Stage::forward(int slot, const float* P, const int32_t* inputs, const int3
     rnd(a.ln1);
     linear_forward(num_, a.qkv.data(), a.ln1.data(), P + o.qkvw, P + o.qkvb, N, C, 3 * Cl_);
     rnd(a.qkv);
-    attention_forward(a.atty.data(), a.att.data(), a.qkv.data(), S_, T, Hl_, m_.hs());  // softmax in fp32
+    attention_forward(a.atty.data(), a.att.data(), a.qkv.data(), S_, T, Hl_, m_.hs(), num_);  // softmax in fp32
     rnd(a.atty);
     linear_forward(num_, a.res2.data(), a.atty.data(), P + o.projw, nullptr, N, Cl_, C);
     tp_sum(a.res2.data(), N * C);
@@ -160,7 +160,7 @@ void Stage::backward(int slot, const float* P, float* G, float* G_embed, const i
     // Attention: dres is now d(res2).
     linear_backward(num_, dx_c_.data(), G + o.projw, G + o.projb, dres_.data(), a.atty.data(), P + o.projw, N, Cl_, C);
     rnd(dx_c_.data(), N * Cl_);
-    attention_backward(dx_3c_.data(), dx_c_.data(), a.qkv.data(), a.att.data(), S_, T, Hl_, m_.hs());
+    attention_backward(dx_3c_.data(), dx_c_.data(), a.qkv.data(), a.att.data(), S_, T, Hl_, m_.hs(), num_);
     rnd(dx_3c_);
     linear_backward(num_, dx_c_.data(), G + o.qkvw, G + o.qkvb, dx_3c_.data(), a.ln1.data(), P + o.qkvw, N, C, 3 * Cl_);
     tp_sum(dx_c_.data(), N * C);  // column-parallel qkv: partial over this rank's heads

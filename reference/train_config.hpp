@@ -33,6 +33,7 @@ struct TrainConfig {
   long save_every = 0;
   long dump_step = 0;          // 1-based step whose gradients --dump-grads writes
   bool quiet = false;
+  int threads = 1;             // threads per rank (host loops and BLAS); the bits do not depend on it
 
   // Parallel layout: world = dp * tp * pp ranks (TP innermost, then DP, then PP).
   int dp = 1, tp = 1, pp = 1;

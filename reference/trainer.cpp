@@ -1,5 +1,7 @@
 #include "reference/trainer.hpp"
 
+#include "kernels/parallel.hpp"
+
 #include <mpi.h>
 
 #include <algorithm>
@@ -82,6 +84,7 @@ TrainResult train(const TrainConfig& c) {
   const long m_local = m / c.dp, N = b * T, tokens = c.tokens_per_step();
   const long slots = c.pp == 1 ? 1 : schedule_slots(c.schedule, c.pp, g.pp_rank, m_local);
   const Precision prec = c.prec();
+  set_host_threads(c.threads);
   Stage stage(c.model, c.numerics, prec, b, lay, g.tp_group(), static_cast<int>(slots));
   const Ownership own = make_ownership(lay, g, c.zero == 1);
   const Ownership whole{{Range{0, lay.total()}}, true};
@@ -113,10 +116,10 @@ TrainResult train(const TrainConfig& c) {
   }
   if (root && !c.quiet)
     std::printf("parity train: model %s %s, %ld params, data %s, %ld x %ld x %ld tokens/step, %s %s, "
-                "dp %d tp %d pp %d%s%s\n",
+                "dp %d tp %d pp %d%s%s, %d thread%s per rank\n",
                 c.model_name.c_str(), c.model.describe().c_str(), c.model.flops_params(), data->describe().c_str(),
                 m, b, T, c.precision.c_str(), to_string(c.numerics), c.dp, c.tp, c.pp,
-                c.pp > 1 ? (" " + c.schedule).c_str() : "", c.zero ? " zero1" : "");
+                c.pp > 1 ? (" " + c.schedule).c_str() : "", c.zero ? " zero1" : "", c.threads, c.threads > 1 ? "s" : "");
 
   // The compute copy of the weights: the master weights rounded to the compute precision (fp32: the same).
   std::vector<float> compute_copy(prec == Precision::fp32 ? 0 : P);

@@ -20,6 +20,7 @@
 
 #include "kernels/adamw.hpp"
 #include "kernels/attention.hpp"
+#include "kernels/vmath.hpp"
 #include "kernels/canonical.hpp"
 #include "kernels/crossentropy.hpp"
 #include "kernels/encoder.hpp"
@@ -494,7 +495,7 @@ VecD attention_ref_backward(const AttnShape& a, const VecD& qkv, const AttnRef& 
   return dqkv;
 }
 
-void check_attention(long T) {
+void check_attention(long T, Numerics num = Numerics::exact) {
   const AttnShape a{2, T, 2, 32};
   const long N = a.N(), C3 = a.C3(), Cl = a.Cl(), hs = a.hs;
   SCOPED_TRACE("T=" + std::to_string(T));
@@ -502,7 +503,7 @@ void check_attention(long T) {
 
   // (a) forward; att is fully written (zeros above the diagonal).
   VecF out(N * Cl, std::nanf("")), att(a.S * a.Hl * T * T, std::nanf(""));
-  attention_forward(out.data(), att.data(), qkv.data(), a.S, T, a.Hl, hs);
+  attention_forward(out.data(), att.data(), qkv.data(), a.S, T, a.Hl, hs, num);
   const VecD qkv_d = to_d(qkv);
   const AttnRef ref = attention_ref(a, qkv_d);
   expect_close("attention out", out, ref.out, 1e-5, 1e-5 * max_abs(ref.out));
@@ -514,7 +515,7 @@ void check_attention(long T) {
   // (b) backward: every element of dqkv (q, k and v parts) against the fp64 analytic backward ...
   const VecF dout = normal(N * Cl, 42 + T);
   VecF dqkv(N * C3, std::nanf(""));
-  attention_backward(dqkv.data(), dout.data(), qkv.data(), att.data(), a.S, T, a.Hl, hs);
+  attention_backward(dqkv.data(), dout.data(), qkv.data(), att.data(), a.S, T, a.Hl, hs, num);
   ASSERT_TRUE(all_finite(dqkv)) << "dqkv must be fully overwritten";
   const VecD dref = attention_ref_backward(a, qkv_d, ref, to_d(dout));
   expect_close("attention dqkv", dqkv, dref, 1e-5, 1e-5 * max_abs(dref));
@@ -549,13 +550,51 @@ void check_attention(long T) {
 
   // (c) determinism.
   VecF out2(N * Cl), att2(att.size()), dqkv2(N * C3);
-  attention_forward(out2.data(), att2.data(), qkv.data(), a.S, T, a.Hl, hs);
-  attention_backward(dqkv2.data(), dout.data(), qkv.data(), att.data(), a.S, T, a.Hl, hs);
+  attention_forward(out2.data(), att2.data(), qkv.data(), a.S, T, a.Hl, hs, num);
+  attention_backward(dqkv2.data(), dout.data(), qkv.data(), att.data(), a.S, T, a.Hl, hs, num);
   EXPECT_TRUE(same_bits(out, out2) && same_bits(att, att2) && same_bits(dqkv, dqkv2));
 }
 
 TEST(Layer, AttentionT37) { check_attention(37); }
 TEST(Layer, AttentionT70) { check_attention(70); }
+TEST(Layer, AttentionFastT37) { check_attention(37, Numerics::fast); }
+TEST(Layer, AttentionFastT70) { check_attention(70, Numerics::fast); }
+
+// Exact attention runs as GEMMs over row blocks (with zero terms past the diagonal); its bits must be those
+// of the definition written term by term: every sum a canonical_dot over exactly the terms the model names.
+TEST(Layer, AttentionExactIsTheTermByTermCanonicalForm) {
+  const long S = 1, T = 70, Hl = 2, hs = 32, N = S * T, C3 = Hl * 3 * hs, Cl = Hl * hs;
+  const VecF qkv = normal(N * C3, 61), dout = normal(N * Cl, 62);
+  VecF out(N * Cl), att(S * Hl * T * T), dqkv(N * C3);
+  attention_forward(out.data(), att.data(), qkv.data(), S, T, Hl, hs);
+  attention_backward(dqkv.data(), dout.data(), qkv.data(), att.data(), S, T, Hl, hs);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+  for (long h = 0; h < Hl; ++h) {
+    const float* q = qkv.data() + h * 3 * hs;  // row t at q + t * C3; k at + hs, v at + 2 hs
+    const float* go = dout.data() + h * hs;
+    VecF A(T * T, 0.0f), D(T * T, 0.0f);
+    for (long t = 0; t < T; ++t) {
+      float* a = A.data() + t * T;
+      for (long t2 = 0; t2 <= t; ++t2) a[t2] = canonical_dot(q + t * C3, q + t2 * C3 + hs, hs) * scale;
+      const float mx = *std::max_element(a, a + t + 1);
+      for (long t2 = 0; t2 <= t; ++t2) a[t2] = parity::vm::exp(a[t2] - mx);
+      const float inv = 1.0f / canonical_sum(a, t + 1);
+      for (long t2 = 0; t2 <= t; ++t2) a[t2] = a[t2] * inv;
+      float* d = D.data() + t * T;
+      for (long t2 = 0; t2 <= t; ++t2) d[t2] = canonical_dot(go + t * Cl, q + t2 * C3 + 2 * hs, hs);
+      const float dot = canonical_dot(a, d, t + 1);
+      for (long t2 = 0; t2 <= t; ++t2) d[t2] = (a[t2] * (d[t2] - dot)) * scale;
+    }
+    for (long t = 0; t < T; ++t)
+      for (long i = 0; i < hs; ++i) {
+        ASSERT_EQ(att[(h * T + t) * T + i % (t + 1)], A[t * T + i % (t + 1)]);
+        ASSERT_EQ(out[t * Cl + h * hs + i], canonical_dot(A.data() + t * T, q + 2 * hs + i, t + 1, 1, C3));
+        ASSERT_EQ(dqkv[t * C3 + h * 3 * hs + i], canonical_dot(D.data() + t * T, q + hs + i, t + 1, 1, C3)) << t;
+        ASSERT_EQ(dqkv[t * C3 + h * 3 * hs + hs + i], canonical_dot(D.data() + t, q + i, T, T, C3)) << t;
+        ASSERT_EQ(dqkv[t * C3 + h * 3 * hs + 2 * hs + i], canonical_dot(A.data() + t, go + i, T, T, Cl)) << t;
+      }
+  }
+}
 
 // The heads are independent units: the first head computed alone (Hl = 1 on its own qkv slice, as a tensor
 // parallel rank would) gives the same bits as inside the two-head call.
