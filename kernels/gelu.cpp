@@ -12,33 +12,46 @@ namespace {
 constexpr float kGeluScale = 0.7978845608028654f;  // sqrt(2/pi)
 constexpr float kGeluCube = 0.044715f;
 constexpr long kChunk = 4096;  // elements per parallel unit
-}  // namespace
-
-
 inline float gelu_tanh(float x) { return vm::tanh(kGeluScale * (x + kGeluCube * x * x * x)); }
+
+// out[i], tanh_out[i] for i in [lo, hi).
+void gelu_span(float* out, float* tanh_out, const float* inp, long lo, long hi) {
+  long i = lo;
+#if defined(__AVX512F__)
+  // The scalar loop below, 16 at a time, operation for operation (same bits).
+  const __m512 scale = _mm512_set1_ps(kGeluScale), cube = _mm512_set1_ps(kGeluCube);
+  const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+  for (; i + 16 <= hi; i += 16) {
+    const __m512 x = _mm512_loadu_ps(inp + i);
+    const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(cube, x), x), x);
+    const __m512 t = vm::tanh(_mm512_mul_ps(scale, _mm512_add_ps(x, x3)));
+    if (tanh_out) _mm512_storeu_ps(tanh_out + i, t);
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, t)));
+  }
+#endif
+  for (; i < hi; ++i) {
+    const float x = inp[i];
+    const float t = gelu_tanh(x);
+    if (tanh_out) tanh_out[i] = t;
+    out[i] = 0.5f * x * (1.0f + t);
+  }
+}
+
+}  // namespace
 
 void gelu_forward(float* out, float* tanh_out, const float* inp, long n) {
   parallel_units("gelu_forward", (n + kChunk - 1) / kChunk, [=](long u) {
-    const long hi = std::min(n, (u + 1) * kChunk);
-    long i = u * kChunk;
-#if defined(__AVX512F__)
-    // The scalar loop below, 16 at a time, operation for operation (same bits).
-    const __m512 scale = _mm512_set1_ps(kGeluScale), cube = _mm512_set1_ps(kGeluCube);
-    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
-    for (; i + 16 <= hi; i += 16) {
-      const __m512 x = _mm512_loadu_ps(inp + i);
-      const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(cube, x), x), x);
-      const __m512 t = vm::tanh(_mm512_mul_ps(scale, _mm512_add_ps(x, x3)));
-      if (tanh_out) _mm512_storeu_ps(tanh_out + i, t);
-      _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, t)));
-    }
-#endif
-    for (; i < hi; ++i) {
-      const float x = inp[i];
-      const float t = gelu_tanh(x);
-      if (tanh_out) tanh_out[i] = t;
-      out[i] = 0.5f * x * (1.0f + t);
-    }
+    gelu_span(out, tanh_out, inp, u * kChunk, std::min(n, (u + 1) * kChunk));
+  });
+}
+
+void bias_gelu_forward(float* out, float* tanh_out, float* pre, const float* bias, long N, long O, Precision prec) {
+  parallel_units("bias_gelu_forward", N, [=](long r) {
+    float* p = pre + r * O;
+    for (long o = 0; o < O; ++o) p[o] = p[o] + bias[o];
+    round_to(prec, p, O);
+    gelu_span(out + r * O, tanh_out ? tanh_out + r * O : nullptr, p, 0, O);
+    round_to(prec, out + r * O, O);
   });
 }
 

@@ -8,20 +8,41 @@
 
 namespace parity {
 
+namespace {
+// One row: o = LN(x), its mean and 1/std.
+inline void layernorm_row(float* o, float& mean, float& rstd, const float* x, const float* weight,
+                          const float* bias, long C) {
+  const float m = canonical_sum(x, C) / static_cast<float>(C);
+  const float var = canonical_sum_of(C, [&](long c) {
+                      const float d = x[c] - m;
+                      return d * d;
+                    }) / static_cast<float>(C);
+  const float s = 1.0f / std::sqrt(var + kLayerNormEps);
+  for (long c = 0; c < C; ++c) o[c] = ((x[c] - m) * s) * weight[c] + bias[c];
+  mean = m;
+  rstd = s;
+}
+}  // namespace
+
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                        const float* bias, long N, long C) {
   parallel_units("layernorm_forward", N, [=](long n) {
-    const float* x = inp + n * C;
-    const float m = canonical_sum(x, C) / static_cast<float>(C);
-    const float var = canonical_sum_of(C, [&](long c) {
-                        const float d = x[c] - m;
-                        return d * d;
-                      }) / static_cast<float>(C);
-    const float s = 1.0f / std::sqrt(var + kLayerNormEps);
-    float* o = out + n * C;
-    for (long c = 0; c < C; ++c) o[c] = ((x[c] - m) * s) * weight[c] + bias[c];
-    mean[n] = m;
-    rstd[n] = s;
+    layernorm_row(out + n * C, mean[n], rstd[n], inp + n * C, weight, bias, C);
+  });
+}
+
+void residual_layernorm_forward(float* out, float* mean, float* rstd, float* res, const float* x,
+                                const float* res_bias, const float* weight, const float* bias, long N, long C,
+                                Precision prec) {
+  parallel_units("residual_layernorm_forward", N, [=](long n) {
+    float* r = res + n * C;
+    const float* xr = x + n * C;
+    for (long c = 0; c < C; ++c) r[c] = r[c] + res_bias[c];
+    round_to(prec, r, C);
+    for (long c = 0; c < C; ++c) r[c] = xr[c] + r[c];
+    round_to(prec, r, C);
+    layernorm_row(out + n * C, mean[n], rstd[n], r, weight, bias, C);
+    round_to(prec, out + n * C, C);
   });
 }
 
@@ -35,7 +56,9 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
     const float* x = inp + n * C;
     const float* dy = dout + n * C;
     const float m = mean[n], s = rstd[n];
-    std::vector<float> norm(C), dnorm(C);
+    static thread_local std::vector<float> norm, dnorm;  // no allocation per row in steady state
+    norm.resize(C);
+    dnorm.resize(C);
     for (long c = 0; c < C; ++c) {
       norm[c] = (x[c] - m) * s;
       dnorm[c] = dy[c] * weight[c];

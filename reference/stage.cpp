@@ -76,36 +76,52 @@ float Stage::forward(int slot, const float* P, const int32_t* inputs, const int3
   } else {
     std::copy(x_in, x_in + N * C, s.input.begin());
   }
+  // Fused kernels (bits as the separate passes): the projection bias + residual + next LayerNorm
+  // (residual_layernorm_forward), the MLP's bias + GELU (bias_gelu_forward). A block's ln1 is computed by
+  // the previous block's residual, and the last block's residual computes lnf on the last stage.
+  bool lnf_done = false;
   for (long i = 0; i < nl_; ++i) {
     const BlockOffsets& o = lay_.blocks[i];
     LayerActs& a = s.layers[i];
     const float* x = layer_input(s, i);
-    layernorm_forward(a.ln1.data(), a.ln1_mean.data(), a.ln1_rstd.data(), x, P + o.ln1w, P + o.ln1b, N, C);
-    rnd(a.ln1);
+    if (i == 0) {
+      layernorm_forward(a.ln1.data(), a.ln1_mean.data(), a.ln1_rstd.data(), x, P + o.ln1w, P + o.ln1b, N, C);
+      rnd(a.ln1);
+    }
     linear_forward(num_, a.qkv.data(), a.ln1.data(), P + o.qkvw, P + o.qkvb, N, C, 3 * Cl_);
     rnd(a.qkv);
     attention_forward(a.atty.data(), a.att.data(), a.qkv.data(), S_, T, Hl_, m_.hs(), num_);  // softmax in fp32
     rnd(a.atty);
     linear_forward(num_, a.res2.data(), a.atty.data(), P + o.projw, nullptr, N, Cl_, C);
     tp_sum(a.res2.data(), N * C);
-    residual_join(a.res2.data(), x, P + o.projb);
-    layernorm_forward(a.ln2.data(), a.ln2_mean.data(), a.ln2_rstd.data(), a.res2.data(), P + o.ln2w, P + o.ln2b, N, C);
-    rnd(a.ln2);
-    linear_forward(num_, a.fch.data(), a.ln2.data(), P + o.fcw, P + o.fcb, N, C, 4 * Cl_);
-    rnd(a.fch);
-    gelu_forward(a.fch_gelu.data(), a.fch_tanh.data(), a.fch.data(), N * 4 * Cl_);
-    rnd(a.fch_gelu);
+    residual_layernorm_forward(a.ln2.data(), a.ln2_mean.data(), a.ln2_rstd.data(), a.res2.data(), x, P + o.projb,
+                               P + o.ln2w, P + o.ln2b, N, C, prec_);
+    linear_forward(num_, a.fch.data(), a.ln2.data(), P + o.fcw, nullptr, N, C, 4 * Cl_);
+    bias_gelu_forward(a.fch_gelu.data(), a.fch_tanh.data(), a.fch.data(), P + o.fcb, N, 4 * Cl_, prec_);
     linear_forward(num_, a.res3.data(), a.fch_gelu.data(), P + o.mprojw, nullptr, N, 4 * Cl_, C);
     tp_sum(a.res3.data(), N * C);
-    residual_join(a.res3.data(), a.res2.data(), P + o.mprojb);
+    if (i + 1 < nl_) {
+      LayerActs& next = s.layers[i + 1];
+      const BlockOffsets& no = lay_.blocks[i + 1];
+      residual_layernorm_forward(next.ln1.data(), next.ln1_mean.data(), next.ln1_rstd.data(), a.res3.data(),
+                                 a.res2.data(), P + o.mprojb, P + no.ln1w, P + no.ln1b, N, C, prec_);
+    } else if (sp.last()) {
+      residual_layernorm_forward(s.lnf.data(), s.lnf_mean.data(), s.lnf_rstd.data(), a.res3.data(), a.res2.data(),
+                                 P + o.mprojb, P + lay_.lnfw, P + lay_.lnfb, N, C, prec_);
+      lnf_done = true;
+    } else {
+      residual_join(a.res3.data(), a.res2.data(), P + o.mprojb);
+    }
   }
   const float* x = layer_input(s, nl_);
   if (!sp.last()) {
     std::copy(x, x + N * C, x_out);
     return 0.0f;
   }
-  layernorm_forward(s.lnf.data(), s.lnf_mean.data(), s.lnf_rstd.data(), x, P + lay_.lnfw, P + lay_.lnfb, N, C);
-  rnd(s.lnf);
+  if (!lnf_done) {
+    layernorm_forward(s.lnf.data(), s.lnf_mean.data(), s.lnf_rstd.data(), x, P + lay_.lnfw, P + lay_.lnfb, N, C);
+    rnd(s.lnf);
+  }
   linear_forward(num_, s.logits.data(), s.lnf.data(), P + lay_.wte, nullptr, N, C, Vl_);
   rnd(s.logits);  // 16-bit logits; the softmax and the loss are computed in fp32
   VocabReduce reduce{[this](float* v, long n) { if (tp_.size() > 1) tp_.allreduce_max(v, n); },

@@ -921,5 +921,44 @@ TEST(Layer, AdamW) {
   }
 }
 
+// Fused kernels: the same bits as the separate passes they replace, in every precision.
+TEST(Layer, FusedBiasGeluMatchesSeparatePasses) {
+  const long N = 37, O = 200;  // a row length that is not a multiple of 16 exercises the scalar tail
+  const VecF x = normal(N * O, 71), bias = normal(O, 72);
+  for (Precision p : {Precision::fp32, Precision::bf16, Precision::fp16}) {
+    VecF pre_a = x, out_a(N * O), th_a(N * O);
+    for (long n = 0; n < N; ++n)
+      for (long o = 0; o < O; ++o) pre_a[n * O + o] = pre_a[n * O + o] + bias[o];
+    round_to(p, pre_a.data(), N * O);
+    gelu_forward(out_a.data(), th_a.data(), pre_a.data(), N * O);
+    round_to(p, out_a.data(), N * O);
+    VecF pre_b = x, out_b(N * O), th_b(N * O);
+    bias_gelu_forward(out_b.data(), th_b.data(), pre_b.data(), bias.data(), N, O, p);
+    EXPECT_TRUE(same_bits(pre_a, pre_b) && same_bits(out_a, out_b) && same_bits(th_a, th_b)) << to_string(p);
+  }
+}
+
+TEST(Layer, FusedResidualLayerNormMatchesSeparatePasses) {
+  const long N = 29, C = 96;
+  const VecF proj = normal(N * C, 73), x = normal(N * C, 74), pb = normal(C, 75), w = normal(C, 76),
+             b = normal(C, 77);
+  for (Precision p : {Precision::fp32, Precision::bf16, Precision::fp16}) {
+    VecF res_a = proj, ln_a(N * C), mean_a(N), rstd_a(N);
+    for (long n = 0; n < N; ++n)
+      for (long c = 0; c < C; ++c) res_a[n * C + c] = res_a[n * C + c] + pb[c];
+    round_to(p, res_a.data(), N * C);
+    for (long i = 0; i < N * C; ++i) res_a[i] = x[i] + res_a[i];
+    round_to(p, res_a.data(), N * C);
+    layernorm_forward(ln_a.data(), mean_a.data(), rstd_a.data(), res_a.data(), w.data(), b.data(), N, C);
+    round_to(p, ln_a.data(), N * C);
+    VecF res_b = proj, ln_b(N * C), mean_b(N), rstd_b(N);
+    residual_layernorm_forward(ln_b.data(), mean_b.data(), rstd_b.data(), res_b.data(), x.data(), pb.data(),
+                               w.data(), b.data(), N, C, p);
+    EXPECT_TRUE(same_bits(res_a, res_b) && same_bits(ln_a, ln_b) && same_bits(mean_a, mean_b) &&
+                same_bits(rstd_a, rstd_b))
+        << to_string(p);
+  }
+}
+
 }  // namespace
 }  // namespace parity
