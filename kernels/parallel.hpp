@@ -21,6 +21,8 @@ namespace parity {
 int host_threads();
 // Sets both; n >= 1. Call before the first parallel loop.
 void set_host_threads(int n);
+// BLAS's own thread count (a BLAS call inside a parallel loop must not start a second team).
+void set_blas_threads(int n);
 
 template <class F>
 inline void parallel_units(const char* label, long n, const F& f) {
@@ -30,8 +32,10 @@ inline void parallel_units(const char* label, long n, const F& f) {
       if (omp_in_parallel()) {
         for (long i = 0; i < n; ++i) f(i);
       } else {
+        set_blas_threads(1);  // BLAS calls inside the units (fast attention) run on their unit's thread
 #pragma omp parallel for schedule(static) num_threads(host_threads())
         for (long i = 0; i < n; ++i) f(i);
+        set_blas_threads(host_threads());
       }
       return;
     }
