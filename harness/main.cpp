@@ -6,6 +6,9 @@
 
 #include "harness/commands.hpp"
 #include "reference/error.hpp"
+#ifdef PARITY_HAVE_CUDA
+#include "kernels/cuda/device_check.hpp"
+#endif
 
 namespace {
 // A rank that fails alone (a file only it reads, a check only it sees) must not leave the others waiting in
@@ -32,6 +35,14 @@ int main(int argc, char** argv) {
   int rc = 0;
   if (runtime) {
     MPI_Init(&argc, &argv);
+#ifdef PARITY_HAVE_CUDA
+    // The CUDA build needs a usable GPU before Kokkos starts (docs/gpu.md): say clearly when there is none.
+    if (const std::string why = parity::cuda::device_problem(); !why.empty()) {
+      std::fprintf(stderr, "parity: error: %s\n", why.c_str());
+      MPI_Finalize();
+      return 1;
+    }
+#endif
     Kokkos::initialize();
   }
   try {

@@ -1,0 +1,133 @@
+// NCCL all-reduce (sum), blocking and non-blocking. exact = grouped point-to-point all-to-all of chunks +
+// ordered local tree (kernel) + all-gather, or, for small buffers, an all-gather of whole buffers + the tree;
+// fast = ncclAllReduce. The same algorithm as kernels/comm/allreduce.cpp, on the communicator's stream.
+#include <algorithm>
+
+#include "kernels/comm/detail.hpp"
+#include "kernels/comm/nccl_detail.hpp"
+
+namespace parity::nccl_detail {
+
+using comm_detail::now;
+
+namespace {
+// Small buffers: gather whole buffers while the gathered bytes stay within this (as comm/detail.hpp's
+// kAllreduceGatherBytes; NCCL has no eager-limit corner to avoid).
+bool gathers(long m, int p) { return long(p) * m * long(sizeof(float)) <= comm_detail::allreduce_gather_bytes(); }
+}  // namespace
+
+void NcclCommunicator::exact_allreduce_segment(float* buf, long m) {
+  const int p = size_, r = rank_;
+  if (p == 1 || m == 0) return;
+  if (gathers(m, p)) {
+    float* all = scratch(long(p) * m);
+    check(ncclAllGather(buf, all, m, ncclFloat32, comm_, stream_), "ncclAllGather", comm_);
+    Leaves L;
+    L.own = all + long(r) * m;
+    L.others = all;
+    L.stride = m;
+    L.self = -1;  // every leaf from the gathered copy (this rank's own is the same values)
+    tree_sum(plan_, L, m, buf, stream_);
+    return;
+  }
+  const std::vector<long> counts = chunk_counts(m, p), displs = comm_detail::displacements(counts);
+  const long mine = counts[r];
+  float* recv = scratch(long(p - 1) * mine);
+  // All-to-all: chunk j goes to rank j; rank j's contribution to this rank's chunk lands in slot j - (j > r).
+  check(ncclGroupStart(), "ncclGroupStart");
+  for (int j = 0, slot = 0; j < p; ++j) {
+    if (j == r) continue;
+    if (counts[j] > 0) check(ncclSend(buf + displs[j], counts[j], ncclFloat32, j, comm_, stream_), "ncclSend", comm_);
+    if (mine > 0) check(ncclRecv(recv + long(slot) * mine, mine, ncclFloat32, j, comm_, stream_), "ncclRecv", comm_);
+    ++slot;
+  }
+  check(ncclGroupEnd(), "ncclGroupEnd(all-to-all)", comm_);
+  Leaves L;
+  L.own = buf + displs[r];
+  L.others = recv;
+  L.stride = mine;
+  L.self = r;
+  L.skip_self = true;
+  tree_sum(plan_, L, mine, buf + displs[r], stream_);
+  // All-gather of the reduced chunks, in place.
+  if (m % p == 0) {
+    check(ncclAllGather(buf + displs[r], buf, mine, ncclFloat32, comm_, stream_), "ncclAllGather", comm_);
+  } else {
+    check(ncclGroupStart(), "ncclGroupStart");
+    for (int j = 0; j < p; ++j) {
+      if (j == r) continue;
+      if (mine > 0) check(ncclSend(buf + displs[r], mine, ncclFloat32, j, comm_, stream_), "ncclSend", comm_);
+      if (counts[j] > 0)
+        check(ncclRecv(buf + displs[j], counts[j], ncclFloat32, j, comm_, stream_), "ncclRecv", comm_);
+    }
+    check(ncclGroupEnd(), "ncclGroupEnd(all-gather)", comm_);
+  }
+}
+
+void NcclCommunicator::enqueue_allreduce(float* buf, long n, Numerics num) {
+  if (n <= 0 || size_ == 1) return;
+  if (num == Numerics::exact) {
+    const long seg = comm_detail::allreduce_segment();
+    for (long off = 0; off < n; off += seg) exact_allreduce_segment(buf + off, std::min(seg, n - off));
+  } else {
+    check(ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, comm_, stream_), "ncclAllReduce", comm_);
+  }
+}
+
+void NcclCommunicator::allreduce_sum(float* buf, long n, Numerics num) {
+  const double t0 = now();
+  enqueue_allreduce(buf, n, num);
+  sync();
+  stats_.add(num == Numerics::exact ? "allreduce_sum.exact" : "allreduce_sum.fast", double(n) * sizeof(float),
+             now() - t0);
+}
+
+namespace {
+
+// The work is queued on the communicator's stream; an event after it says when the result is in buf.
+class EventRequest final : public Communicator::Request {
+ public:
+  EventRequest(NcclCommunicator* c, const char* op) : c_(c), op_(op) {
+    check_cuda(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming), "cudaEventCreate");
+    check_cuda(cudaEventRecord(done_, c->stream()), "cudaEventRecord");
+  }
+  ~EventRequest() override {
+    if (!finished_) cudaEventSynchronize(done_);
+    cudaEventDestroy(done_);
+  }
+  void wait() override {
+    if (finished_) return;
+    const double t0 = now();
+    check_cuda(cudaEventSynchronize(done_), "cudaEventSynchronize");
+    finished_ = true;
+    c_->stats().by_op[op_].seconds += now() - t0;
+  }
+  bool test() override {
+    if (finished_) return true;
+    const double t0 = now();
+    const cudaError_t e = cudaEventQuery(done_);
+    if (e != cudaErrorNotReady) check_cuda(e, "cudaEventQuery");
+    finished_ = e == cudaSuccess;
+    c_->stats().by_op[op_].seconds += now() - t0;
+    return finished_;
+  }
+
+ private:
+  NcclCommunicator* c_;
+  const char* op_;
+  cudaEvent_t done_ = nullptr;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator::Request> NcclCommunicator::iallreduce_sum(float* buf, long n, Numerics num) {
+  const double t0 = now();
+  const char* op = num == Numerics::exact ? "iallreduce_sum.exact" : "iallreduce_sum.fast";
+  enqueue_allreduce(buf, n, num);
+  auto req = std::make_unique<EventRequest>(this, op);
+  stats_.add(op, double(n) * sizeof(float), now() - t0);
+  return req;
+}
+
+}  // namespace parity::nccl_detail

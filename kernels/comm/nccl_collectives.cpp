@@ -1,0 +1,113 @@
+// NCCL reduce-scatter, all-gather, all-to-all and broadcast (the algorithms of kernels/comm/reduce_scatter.cpp,
+// all_gather.cpp, all_to_all.cpp and broadcast.cpp, on the communicator's stream; every call synchronises).
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+
+#include "kernels/comm/detail.hpp"
+#include "kernels/comm/nccl_detail.hpp"
+
+namespace parity::nccl_detail {
+
+using comm_detail::now;
+
+namespace {
+bool all_equal(const std::vector<long>& c) { return std::adjacent_find(c.begin(), c.end(), std::not_equal_to<>()) == c.end(); }
+}  // namespace
+
+void NcclCommunicator::reduce_scatter_sum(const float* in, float* out, const std::vector<long>& counts, Numerics num) {
+  const double t0 = now();
+  const int p = size_, r = rank_;
+  if (int(counts.size()) != p) throw std::invalid_argument("reduce_scatter_sum: counts must have one entry per rank");
+  for (long c : counts)
+    if (c < 0) throw std::invalid_argument("reduce_scatter_sum: negative count");
+  const long n = std::accumulate(counts.begin(), counts.end(), 0L);
+  const std::vector<long> displs = comm_detail::displacements(counts);
+  const long mine = counts[r];
+  if (p == 1) {
+    if (mine > 0 && in != out)
+      check_cuda(cudaMemcpyAsync(out, in, sizeof(float) * mine, cudaMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync");
+  } else if (num == Numerics::fast && all_equal(counts)) {
+    if (mine > 0) check(ncclReduceScatter(in, out, mine, ncclFloat32, ncclSum, comm_, stream_), "ncclReduceScatter", comm_);
+  } else {
+    // The exact algorithm (also the fast one's for unequal counts, which ncclReduceScatter cannot take):
+    // all-to-all of the chunks as one group, then the ordered tree over the p contributions to this rank's chunk.
+    float* recv = scratch(long(p - 1) * mine);
+    check(ncclGroupStart(), "ncclGroupStart");
+    for (int j = 0, slot = 0; j < p; ++j) {
+      if (j == r) continue;
+      if (counts[j] > 0) check(ncclSend(in + displs[j], counts[j], ncclFloat32, j, comm_, stream_), "ncclSend", comm_);
+      if (mine > 0) check(ncclRecv(recv + long(slot) * mine, mine, ncclFloat32, j, comm_, stream_), "ncclRecv", comm_);
+      ++slot;
+    }
+    check(ncclGroupEnd(), "ncclGroupEnd(reduce-scatter)", comm_);
+    Leaves L;
+    L.own = in + displs[r];
+    L.others = recv;
+    L.stride = mine;
+    L.self = r;
+    L.skip_self = true;
+    tree_sum(plan_, L, mine, out, stream_);
+  }
+  sync();
+  stats_.add(num == Numerics::exact ? "reduce_scatter_sum.exact" : "reduce_scatter_sum.fast", double(n) * sizeof(float),
+             now() - t0);
+}
+
+void NcclCommunicator::all_gather(const float* in, float* out, const std::vector<long>& counts) {
+  const double t0 = now();
+  const int p = size_, r = rank_;
+  if (int(counts.size()) != p) throw std::invalid_argument("all_gather: counts must have one entry per rank");
+  for (long c : counts)
+    if (c < 0) throw std::invalid_argument("all_gather: negative count");
+  const std::vector<long> displs = comm_detail::displacements(counts);
+  float* own = out + displs[r];
+  if (counts[r] > 0 && in != own)
+    check_cuda(cudaMemcpyAsync(own, in, sizeof(float) * counts[r], cudaMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync");
+  if (p > 1 && all_equal(counts)) {
+    if (counts[0] > 0) check(ncclAllGather(own, out, counts[0], ncclFloat32, comm_, stream_), "ncclAllGather", comm_);
+  } else if (p > 1) {
+    // Per-rank counts: every rank sends its part to every other rank, as one group.
+    check(ncclGroupStart(), "ncclGroupStart");
+    for (int j = 0; j < p; ++j) {
+      if (j == r) continue;
+      if (counts[r] > 0) check(ncclSend(own, counts[r], ncclFloat32, j, comm_, stream_), "ncclSend", comm_);
+      if (counts[j] > 0) check(ncclRecv(out + displs[j], counts[j], ncclFloat32, j, comm_, stream_), "ncclRecv", comm_);
+    }
+    check(ncclGroupEnd(), "ncclGroupEnd(all-gather)", comm_);
+  }
+  sync();
+  stats_.add("all_gather", double(std::accumulate(counts.begin(), counts.end(), 0L)) * sizeof(float), now() - t0);
+}
+
+void NcclCommunicator::all_to_all(const float* in, float* out, long chunk) {
+  const double t0 = now();
+  const int p = size_, r = rank_;
+  if (chunk < 0) throw std::invalid_argument("all_to_all: negative chunk");
+  if (chunk > 0) {
+    check_cuda(cudaMemcpyAsync(out + long(r) * chunk, in + long(r) * chunk, sizeof(float) * chunk,
+                               cudaMemcpyDeviceToDevice, stream_),
+               "cudaMemcpyAsync");
+    if (p > 1) {
+      check(ncclGroupStart(), "ncclGroupStart");
+      for (int j = 0; j < p; ++j) {
+        if (j == r) continue;
+        check(ncclSend(in + long(j) * chunk, chunk, ncclFloat32, j, comm_, stream_), "ncclSend", comm_);
+        check(ncclRecv(out + long(j) * chunk, chunk, ncclFloat32, j, comm_, stream_), "ncclRecv", comm_);
+      }
+      check(ncclGroupEnd(), "ncclGroupEnd(all-to-all)", comm_);
+    }
+  }
+  sync();
+  stats_.add("all_to_all", double(chunk) * p * sizeof(float), now() - t0);
+}
+
+void NcclCommunicator::broadcast(float* buf, long n, int root) {
+  const double t0 = now();
+  if (root < 0 || root >= size_) throw std::invalid_argument("broadcast: root out of range");
+  if (n > 0 && size_ > 1) check(ncclBroadcast(buf, buf, n, ncclFloat32, root, comm_, stream_), "ncclBroadcast", comm_);
+  sync();
+  stats_.add("broadcast", double(n) * sizeof(float), now() - t0);
+}
+
+}  // namespace parity::nccl_detail
