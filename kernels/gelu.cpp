@@ -14,15 +14,21 @@ constexpr float kGeluCube = 0.044715f;
 constexpr long kChunk = 4096;  // elements per parallel unit
 inline float gelu_tanh(float x) { return vm::tanh(kGeluScale * (x + kGeluCube * x * x * x)); }
 
-// out[i], tanh_out[i] for i in [lo, hi).
-void gelu_span(float* out, float* tanh_out, const float* inp, long lo, long hi) {
+// out[i], tanh_out[i] for i in [lo, hi). With a bias (fp32 only: no rounding in between), the input is
+// first inp[i] + bias[i - lo], stored back to inp: one pass instead of two.
+void gelu_span(float* out, float* tanh_out, const float* inp, long lo, long hi, float* inp_store = nullptr,
+               const float* bias = nullptr) {
   long i = lo;
 #if defined(__AVX512F__)
   // The scalar loop below, 16 at a time, operation for operation (same bits).
   const __m512 scale = _mm512_set1_ps(kGeluScale), cube = _mm512_set1_ps(kGeluCube);
   const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
   for (; i + 16 <= hi; i += 16) {
-    const __m512 x = _mm512_loadu_ps(inp + i);
+    __m512 x = _mm512_loadu_ps(inp + i);
+    if (bias) {
+      x = _mm512_add_ps(x, _mm512_loadu_ps(bias + (i - lo)));
+      _mm512_storeu_ps(inp_store + i, x);
+    }
     const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(cube, x), x), x);
     const __m512 t = vm::tanh(_mm512_mul_ps(scale, _mm512_add_ps(x, x3)));
     if (tanh_out) _mm512_storeu_ps(tanh_out + i, t);
@@ -30,7 +36,8 @@ void gelu_span(float* out, float* tanh_out, const float* inp, long lo, long hi) 
   }
 #endif
   for (; i < hi; ++i) {
-    const float x = inp[i];
+    float x = inp[i];
+    if (bias) inp_store[i] = x = x + bias[i - lo];
     const float t = gelu_tanh(x);
     if (tanh_out) tanh_out[i] = t;
     out[i] = 0.5f * x * (1.0f + t);
@@ -48,6 +55,10 @@ void gelu_forward(float* out, float* tanh_out, const float* inp, long n) {
 void bias_gelu_forward(float* out, float* tanh_out, float* pre, const float* bias, long N, long O, Precision prec) {
   parallel_units("bias_gelu_forward", N, [=](long r) {
     float* p = pre + r * O;
+    if (prec == Precision::fp32) {  // nothing to round: bias, GELU and both stores in one pass
+      gelu_span(out, tanh_out, pre, r * O, (r + 1) * O, pre, bias);
+      return;
+    }
     for (long o = 0; o < O; ++o) p[o] = p[o] + bias[o];
     round_to(prec, p, O);
     gelu_span(out + r * O, tanh_out ? tanh_out + r * O : nullptr, p, 0, O);

@@ -37,10 +37,14 @@ void residual_layernorm_forward(float* out, float* mean, float* rstd, float* res
   parallel_units("residual_layernorm_forward", N, [=](long n) {
     float* r = res + n * C;
     const float* xr = x + n * C;
-    for (long c = 0; c < C; ++c) r[c] = r[c] + res_bias[c];
-    round_to(prec, r, C);
-    for (long c = 0; c < C; ++c) r[c] = xr[c] + r[c];
-    round_to(prec, r, C);
+    if (prec == Precision::fp32) {  // no rounding in between: one loop
+      for (long c = 0; c < C; ++c) r[c] = xr[c] + (r[c] + res_bias[c]);
+    } else {
+      for (long c = 0; c < C; ++c) r[c] = r[c] + res_bias[c];
+      round_to(prec, r, C);
+      for (long c = 0; c < C; ++c) r[c] = xr[c] + r[c];
+      round_to(prec, r, C);
+    }
     layernorm_row(out + n * C, mean[n], rstd[n], r, weight, bias, C);
     round_to(prec, out + n * C, C);
   });

@@ -17,6 +17,8 @@
 #include <Kokkos_Core.hpp>
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -29,21 +31,23 @@
 
 #include "kernels/adamw.hpp"
 #include "kernels/attention.hpp"
+#include "kernels/bench/ceilings.hpp"
 #include "kernels/canonical.hpp"
 #include "kernels/crossentropy.hpp"
 #include "kernels/encoder.hpp"
 #include "kernels/gelu.hpp"
 #include "kernels/layernorm.hpp"
+#include "kernels/vmath.hpp"
 #include "reference/model_config.hpp"
 #include "reference/params.hpp"
 
 namespace {
 
-// Ceilings of one core of the build machine, from /work/shared/ANCHORS.md ("Ceilings"): fp32 FMA peak
-// ~220 GFLOP/s per core (AVX-512), memory triad ~30 GB/s on one core. Override with the environment
-// variables PARITY_PEAK_GFLOPS and PARITY_PEAK_GBS (e.g. on another machine, or against 2 cores).
-constexpr double kPeakGFlops = 220.0;
-constexpr double kPeakGBs = 30.0;
+// Ceilings of one core of the build machine (kernels/bench/ceilings.hpp, from /work/shared/ANCHORS.md):
+// fp32 FMA peak per core, memory triad on one core. Override with the environment variables
+// PARITY_PEAK_GFLOPS and PARITY_PEAK_GBS (e.g. on another machine, or against 2 cores).
+constexpr double kPeakGFlops = parity::bench::kFp32PeakFlopsPerCore * 1e-9;
+constexpr double kPeakGBs = parity::bench::kTriadBytesPerCore * 1e-9;
 
 double env_or(const char* name, double fallback) {
   const char* s = std::getenv(name);
@@ -145,30 +149,92 @@ void bm_layernorm_bwd(benchmark::State& state, Shape s) {
 // the softmax's few flops per pair are left out.
 double attention_pairs(const Shape& s) { return double(kSeqs) * s.m.H * s.m.T * (s.m.T + 1) / 2.0; }
 
-void bm_attention_fwd(benchmark::State& state, Shape s) {
+void bm_attention_fwd(benchmark::State& state, Shape s, parity::Numerics num) {
   const long T = s.m.T, H = s.m.H, hs = s.m.hs(), N = s.N(), C = s.m.C;
   const auto qkv = random_vector(N * 3 * C, 1);
   std::vector<float> out(N * C), att(kSeqs * H * T * T);
   for (auto _ : state) {
-    parity::attention_forward(out.data(), att.data(), qkv.data(), kSeqs, T, H, hs);
+    parity::attention_forward(out.data(), att.data(), qkv.data(), kSeqs, T, H, hs, num);
     sink(out.data());
   }
   report(state, {kF * (3.0 * N * C + double(kSeqs) * H * T * T + N * C), 4.0 * hs * attention_pairs(s),
                  Bound::compute});
 }
 
-void bm_attention_bwd(benchmark::State& state, Shape s) {
+void bm_attention_bwd(benchmark::State& state, Shape s, parity::Numerics num) {
   const long T = s.m.T, H = s.m.H, hs = s.m.hs(), N = s.N(), C = s.m.C;
   const auto qkv = random_vector(N * 3 * C, 1), dout = random_vector(N * C, 2);
   std::vector<float> out(N * C), att(kSeqs * H * T * T), dqkv(N * 3 * C);
   parity::attention_forward(out.data(), att.data(), qkv.data(), kSeqs, T, H, hs);
   for (auto _ : state) {
-    parity::attention_backward(dqkv.data(), dout.data(), qkv.data(), att.data(), kSeqs, T, H, hs);
+    parity::attention_backward(dqkv.data(), dout.data(), qkv.data(), att.data(), kSeqs, T, H, hs, num);
     sink(dqkv.data());
   }
   // datt = dout.v, dq, dk, dv: 2*hs each per causal pair (twice the forward).
   report(state, {kF * (N * C + 3.0 * N * C + double(kSeqs) * H * T * T + 3.0 * N * C), 8.0 * hs * attention_pairs(s),
                  Bound::compute});
+}
+
+// ------------------------------------------------------------------------------------------------- fused
+
+// bias + GELU against its three separate passes (bias add, GELU, fp32 so no rounding passes), same bits.
+void bm_bias_gelu_fwd(benchmark::State& state, Shape s, bool fused) {
+  const long N = s.N(), O = 4 * s.m.C, n = N * O;
+  const auto x = random_vector(n, 1, -3.0f, 3.0f), bias = random_vector(O, 2);
+  std::vector<float> pre(n), out(n), th(n);
+  for (auto _ : state) {
+    std::copy(x.begin(), x.end(), pre.begin());  // the GEMM's output, as the stage hands it over
+    if (fused) {
+      parity::bias_gelu_forward(out.data(), th.data(), pre.data(), bias.data(), N, O, parity::Precision::fp32);
+    } else {
+      for (long r = 0; r < N; ++r)
+        for (long o = 0; o < O; ++o) pre[r * O + o] = pre[r * O + o] + bias[o];
+      parity::gelu_forward(out.data(), th.data(), pre.data(), n);
+    }
+    sink(out.data());
+  }
+  // copy (read + write), pre read-modify-write, out and tanh written: 6 passes fused, 7 separate.
+  report(state, {kF * 6.0 * n, 10.0 * n, Bound::memory});
+}
+
+// residual (+ bias) + LayerNorm against the separate passes.
+void bm_residual_layernorm_fwd(benchmark::State& state, Shape s, bool fused) {
+  const long N = s.N(), C = s.m.C;
+  const auto proj = random_vector(N * C, 1), x = random_vector(N * C, 2), pb = random_vector(C, 3);
+  const auto w = random_vector(C, 4, 0.5f, 1.5f), b = random_vector(C, 5);
+  std::vector<float> res(N * C), out(N * C), mean(N), rstd(N);
+  for (auto _ : state) {
+    std::copy(proj.begin(), proj.end(), res.begin());
+    if (fused) {
+      parity::residual_layernorm_forward(out.data(), mean.data(), rstd.data(), res.data(), x.data(), pb.data(),
+                                         w.data(), b.data(), N, C, parity::Precision::fp32);
+    } else {
+      // the stage's former residual_join: bias pass, residual pass (its roundings are no-ops in fp32)
+      for (long r = 0; r < N; ++r)
+        for (long c = 0; c < C; ++c) res[r * C + c] = res[r * C + c] + pb[c];
+      for (long i = 0; i < N * C; ++i) res[i] = x[i] + res[i];
+      parity::layernorm_forward(out.data(), mean.data(), rstd.data(), res.data(), w.data(), b.data(), N, C);
+    }
+    sink(out.data());
+  }
+  report(state, {kF * 6.0 * N * C, 10.0 * N * C, Bound::memory});
+}
+
+// parity's own exp (kernels/vmath.hpp) against glibc's expf, one array pass.
+void bm_exp(benchmark::State& state, bool own) {
+  const long n = 1 << 16;  // in L2: the transcendental, not memory, is measured
+  const auto x = random_vector(n, 1, -20.0f, 0.0f);
+  std::vector<float> y(n);
+  for (auto _ : state) {
+    if (own) {
+      parity::vm::exp_array(y.data(), x.data(), n);
+    } else {
+      for (long i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+    }
+    sink(y.data());
+  }
+  state.counters["Gexp/s"] = benchmark::Counter(double(n) * double(state.iterations()) * 1e-9,
+                                                benchmark::Counter::kIsRate);
 }
 
 // --------------------------------------------------------------------------------------------------- gelu
@@ -329,13 +395,28 @@ void add(const std::string& name, Bound bound, F f, Args... args) {
 }
 
 void register_all() {
+  benchmark::RegisterBenchmark("exp/parity_vm", bm_exp, true)->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("exp/glibc_expf", bm_exp, false)->Unit(benchmark::kMicrosecond);
+  {  // fusion pays where the activations leave the caches: gpt2-124m's [4096, 3072] MLP activation is 50 MB
+    const Shape big{"gpt2-124m", parity::model_preset("gpt2-124m")};
+    add("bias_gelu_fwd_fused/gpt2-124m", Bound::memory, bm_bias_gelu_fwd, big, true);
+    add("bias_gelu_fwd_separate/gpt2-124m", Bound::memory, bm_bias_gelu_fwd, big, false);
+    add("residual_layernorm_fused/gpt2-124m", Bound::memory, bm_residual_layernorm_fwd, big, true);
+    add("residual_layernorm_separate/gpt2-124m", Bound::memory, bm_residual_layernorm_fwd, big, false);
+  }
   for (const char* preset : {"tiny", "small"}) {
     const Shape s{preset, parity::model_preset(preset)};
     const std::string sfx = std::string("/") + preset;
     add("layernorm_fwd" + sfx, Bound::memory, bm_layernorm_fwd, s);
     add("layernorm_bwd" + sfx, Bound::memory, bm_layernorm_bwd, s);
-    add("attention_fwd" + sfx, Bound::compute, bm_attention_fwd, s);
-    add("attention_bwd" + sfx, Bound::compute, bm_attention_bwd, s);
+    add("attention_fwd" + sfx, Bound::compute, bm_attention_fwd, s, parity::Numerics::exact);
+    add("attention_bwd" + sfx, Bound::compute, bm_attention_bwd, s, parity::Numerics::exact);
+    add("attention_fwd_fast" + sfx, Bound::compute, bm_attention_fwd, s, parity::Numerics::fast);
+    add("attention_bwd_fast" + sfx, Bound::compute, bm_attention_bwd, s, parity::Numerics::fast);
+    add("bias_gelu_fwd_fused" + sfx, Bound::memory, bm_bias_gelu_fwd, s, true);
+    add("bias_gelu_fwd_separate" + sfx, Bound::memory, bm_bias_gelu_fwd, s, false);
+    add("residual_layernorm_fused" + sfx, Bound::memory, bm_residual_layernorm_fwd, s, true);
+    add("residual_layernorm_separate" + sfx, Bound::memory, bm_residual_layernorm_fwd, s, false);
     add("gelu_fwd" + sfx, Bound::memory, bm_gelu_fwd, s);
     add("gelu_bwd" + sfx, Bound::memory, bm_gelu_bwd, s, true);
     add("gelu_bwd_recompute" + sfx, Bound::memory, bm_gelu_bwd, s, false);
