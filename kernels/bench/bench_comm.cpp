@@ -1,110 +1,112 @@
-// All-reduce bandwidth: parity's exact all-reduce (canonical tree over ranks) against MPI_Allreduce, for
-// 1 KiB .. 16 MiB of fp32 (powers of 4). Run under MPI, e.g. on two ranks:
+// Collective bandwidth, nccl-tests style: for every collective the project's Communicator operation (exact
+// and fast where it has both) against the raw MPI call on the same buffers, 64 KiB .. 16 MiB (powers of 4).
+// Run under MPI, e.g. on two ranks:
 //   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpiexec -n 2 build/kernels/bench/bench_comm \
 //       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// (one rank works too). One collective: --benchmark_filter=allgather/ ; other sizes: --min_bytes=1024
+// --max_bytes=67108864 (powers of 4 from min_bytes).
 //
-// Every rank runs the same benchmarks with the same fixed iteration counts (lock step; do not use
-// --benchmark_enable_random_interleaving, which shuffles differently on every rank); each iteration is timed
-// from an MPI_Barrier to the end of the collective, and the time used is the maximum over the ranks (manual
-// time). Only rank 0 reports, and only rank 0 writes --benchmark_out.
+// This file: the harness (comm_harness.hpp describes the benchmarks, the sizes, busbw and the counters),
+// the reporter and main. Each collective is described in its own file, bench_comm_<collective>.cpp.
+// Do not use --benchmark_enable_random_interleaving: it shuffles differently on every rank, and the ranks
+// must run the same collectives in the same order. Only rank 0 reports, and only rank 0 writes
+// --benchmark_out.
 //
-// Benchmarks per size: allreduce/exact/<size> and allreduce/mpi/<size> (counters algbw and busbw =
-// algbw * 2(p-1)/p, the nccl-tests convention: the per-rank traffic of a bandwidth-optimal all-reduce, in
-// GB/s = 1e9 B/s), and allreduce/paired/<size>, which alternates the two iteration by iteration (order
-// swapped every iteration) so that both see the same machine noise — on a shared machine the only fair
-// comparison; its counters are busbw_exact, busbw_mpi and exact/mpi. The summary after the table is taken
-// from the paired runs (median over repetitions).
+// After the usual table, a summary per collective from the paired runs: busbw of each variant and of the
+// raw MPI call (median over repetitions), of_mpi, and of_ceiling — busbw of the first variant as a
+// fraction of the copy bound of one core (kernels/bench/ceilings.hpp; messages that fit in cache can beat
+// it).
 #include <benchmark/benchmark.h>
 #include <mpi.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "kernels/comm/communicator.hpp"
+#include "kernels/bench/comm_harness.hpp"
+
+namespace parity::bench_comm {
+
+World& world() {
+  static World w;
+  return w;
+}
 
 namespace {
 
-enum class Impl { exact, mpi, paired };
-const char* impl_name(Impl i) { return i == Impl::exact ? "exact" : i == Impl::mpi ? "mpi" : "paired"; }
+long g_min_bytes = 64L << 10, g_max_bytes = 16L << 20;
 
-std::unique_ptr<parity::Communicator> g_comm;
-int g_rank = 0, g_size = 1;
+// What the summary needs to know of each collective.
+struct Registered {
+  Coll coll;
+  std::vector<std::string> variants;
+  std::string mpi_call;
+};
+std::vector<Registered> g_colls;
+struct PairedKey {
+  int coll;  // index into g_colls
+  long bytes;
+};
+std::map<std::string, PairedKey> g_paired;  // paired benchmark name -> (collective, size)
 
-long iterations_for(long bytes) { return std::clamp((long(1) << 30) / bytes, 50L, 20000L); }
-
-double bus_factor() { return 2.0 * (g_size - 1) / g_size; }
-
-// One collective, timed from a barrier; the maximum over the ranks.
-template <class Op>
-double timed(const Op& op) {
-  MPI_Barrier(MPI_COMM_WORLD);
-  const double t0 = MPI_Wtime();
-  op();
-  double t = MPI_Wtime() - t0, tmax = 0;
-  MPI_Allreduce(&t, &tmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  return tmax;
+// Every variant once: scratch buffers, first touch of pages, connections.
+void warm_up(const Case& cs) {
+  for (const Variant& v : cs.ours) v.run();
+  cs.mpi.run();
 }
 
-void run_allreduce(benchmark::State& state, Impl impl, long bytes) {
-  const long n = bytes / long(sizeof(float));
-  std::vector<float> buf(n, 1.0f);  // grows by p each time, to inf: never NaN, never denormal
-  const auto exact = [&] { g_comm->allreduce_sum(buf.data(), n, parity::Numerics::exact); };
-  const auto mpi = [&] { MPI_Allreduce(MPI_IN_PLACE, buf.data(), int(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); };
-  exact();  // warm-up: scratch buffers, first touch of pages, connections
-  mpi();
-  double t_exact = 0, t_mpi = 0;
+void run_alone(benchmark::State& state, Coll coll, const Setup& setup, long bytes, int which) {
+  const Case cs = setup(bytes);
+  const Variant& v = which < 0 ? cs.mpi : cs.ours.at(which);
+  warm_up(cs);
+  double total = 0;
+  for (auto _ : state) {
+    const double t = timed(v.run);
+    total += t;
+    state.SetIterationTime(t);
+  }
+  const double algbw = double(cs.bytes) * double(state.iterations()) / 1e9 / total;
+  const double busbw = algbw * bus_factor(coll, world().size);
+  state.counters["algbw_GB/s"] = algbw;
+  state.counters["busbw_GB/s"] = busbw;
+  state.counters["of_ceiling"] = busbw / (parity::bench::kCopyBytesPerCore * 1e-9);
+  state.SetBytesProcessed(int64_t(cs.bytes) * state.iterations());
+}
+
+void run_paired(benchmark::State& state, Coll coll, const Setup& setup, long bytes) {
+  const Case cs = setup(bytes);
+  std::vector<const Variant*> ops;
+  for (const Variant& v : cs.ours) ops.push_back(&v);
+  ops.push_back(&cs.mpi);
+  const int m = int(ops.size());
+  warm_up(cs);
+  std::vector<double> total(m, 0.0);
   long k = 0;
   for (auto _ : state) {
     double t = 0;
-    if (impl == Impl::exact) {
-      t = timed(exact);
-      t_exact += t;
-    } else if (impl == Impl::mpi) {
-      t = timed(mpi);
-      t_mpi += t;
-    } else {
-      const double a = (k % 2 == 0) ? timed(exact) : 0.0;
-      const double b = timed(mpi);
-      const double c = (k % 2 == 1) ? timed(exact) : 0.0;
-      t_exact += a + c;
-      t_mpi += b;
-      t = a + b + c;
+    for (int j = 0; j < m; ++j) {  // rotated order: on two ops, exact-mpi then mpi-exact
+      const int i = int((k + j) % m);
+      const double ti = timed(ops[i]->run);
+      total[i] += ti;
+      t += ti;
     }
     state.SetIterationTime(t);
     ++k;
   }
-  const double moved = double(bytes) * double(state.iterations()) / 1e9;
-  if (impl == Impl::paired) {
-    state.counters["busbw_exact"] = moved / t_exact * bus_factor();
-    state.counters["busbw_mpi"] = moved / t_mpi * bus_factor();
-    state.counters["exact/mpi"] = t_mpi / t_exact;
-  } else {
-    const double algbw = moved / (impl == Impl::exact ? t_exact : t_mpi);
-    state.counters["algbw_GB/s"] = algbw;
-    state.counters["busbw_GB/s"] = algbw * bus_factor();
-    state.SetBytesProcessed(int64_t(bytes) * state.iterations());
+  const double moved = double(cs.bytes) * double(state.iterations()) / 1e9;
+  const double f = bus_factor(coll, world().size);
+  const double t_mpi = total[m - 1];
+  for (int i = 0; i < m; ++i) state.counters["busbw_" + ops[i]->name] = moved / total[i] * f;
+  for (int i = 0; i + 1 < m; ++i) {
+    const double of = total[i] > 0 ? t_mpi / total[i] : 0.0;
+    state.counters[i == 0 ? std::string("of_mpi") : "of_mpi_" + ops[i]->name] = of;
+    if (i == 0 && ops[0]->name == "exact") state.counters["exact/mpi"] = of;
   }
-}
-
-std::map<std::string, long> g_paired;  // paired benchmark name -> bytes
-
-void register_all() {
-  for (long bytes = 1024; bytes <= (16L << 20); bytes *= 4)
-    for (Impl impl : {Impl::exact, Impl::mpi, Impl::paired}) {
-      const std::string size =
-          bytes >= (1 << 20) ? std::to_string(bytes >> 20) + "MiB" : std::to_string(bytes >> 10) + "KiB";
-      const std::string name = std::string("allreduce/") + impl_name(impl) + "/" + size;
-      benchmark::RegisterBenchmark(name.c_str(), run_allreduce, impl, bytes)
-          ->UseManualTime()
-          ->Iterations(iterations_for(bytes))
-          ->Unit(benchmark::kMicrosecond);
-      if (impl == Impl::paired) g_paired[name] = bytes;
-    }
 }
 
 class NullReporter : public benchmark::BenchmarkReporter {
@@ -113,82 +115,144 @@ class NullReporter : public benchmark::BenchmarkReporter {
   void ReportRuns(const std::vector<Run>&) override {}
 };
 
-struct Row {
-  std::vector<double> exact, mpi, ratio;  // per repetition
-  double med_exact = 0, med_mpi = 0, med_ratio = 0;  // from the median aggregate, if reported
-};
-
-class Reporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      const auto it = g_paired.find(r.run_name.function_name);
-      if (it == g_paired.end()) continue;
-      const auto get = [&](const char* c) {
-        const auto f = r.counters.find(c);
-        return f == r.counters.end() ? 0.0 : f->second.value;
-      };
-      Row& row = rows[it->second];
-      if (r.run_type == Run::RT_Iteration) {
-        row.exact.push_back(get("busbw_exact"));
-        row.mpi.push_back(get("busbw_mpi"));
-        row.ratio.push_back(get("exact/mpi"));
-      } else if (r.aggregate_name == "median") {  // --benchmark_report_aggregates_only
-        row.med_exact = get("busbw_exact");
-        row.med_mpi = get("busbw_mpi");
-        row.med_ratio = get("exact/mpi");
-      }
-    }
-  }
-  std::map<long, Row> rows;
-};
-
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
-void print_summary(const Reporter& rep) {
-  if (rep.rows.empty()) return;
-  std::printf("\nall-reduce busbw on %d ranks, exact and MPI_Allreduce interleaved (GB/s, median over repetitions)\n",
-              g_size);
-  std::printf("%10s %10s %10s %10s   (ratio: median of the per-repetition ratios)\n", "size", "exact", "MPI",
-              "exact/MPI");
-  for (const auto& [bytes, row] : rep.rows) {
-    const bool agg = row.exact.empty();
-    const double e = agg ? row.med_exact : median(row.exact), m = agg ? row.med_mpi : median(row.mpi);
-    const double q = agg ? row.med_ratio : median(row.ratio);
-    const std::string size =
-        bytes >= (1 << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";
-    std::printf("%10s %10.2f %10.2f %9.0f%%\n", size.c_str(), e, m, 100 * q);
+// Counter values of one paired benchmark: per repetition, and the median aggregate if reported.
+struct Row {
+  std::map<std::string, std::vector<double>> reps;
+  std::map<std::string, double> med;
+  double get(const std::string& c) const {
+    const auto r = reps.find(c);
+    if (r != reps.end()) return median(r->second);  // median of the per-repetition values
+    const auto a = med.find(c);
+    return a == med.end() ? 0.0 : a->second;
   }
+};
+
+// No colour: under mpiexec, Open MPI hands the ranks a pseudo-terminal even when the output goes to a file
+// (and a custom ConsoleReporter does not see --benchmark_color).
+class Reporter : public benchmark::ConsoleReporter {
+ public:
+  Reporter() : ConsoleReporter(OO_Tabular) {}
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs) {
+      const auto it = g_paired.find(r.run_name.function_name);
+      if (it == g_paired.end()) continue;
+      Row& row = rows[{it->second.coll, it->second.bytes}];
+      for (const auto& [name, c] : r.counters) {
+        if (r.run_type == Run::RT_Iteration)
+          row.reps[name].push_back(c.value);
+        else if (r.aggregate_name == "median")  // --benchmark_report_aggregates_only
+          row.med[name] = c.value;
+      }
+    }
+  }
+  std::map<std::pair<int, long>, Row> rows;
+};
+
+void print_summary(const Reporter& rep) {
+  const double ceiling = parity::bench::kCopyBytesPerCore * 1e-9;
+  for (int ci = 0; ci < int(g_colls.size()); ++ci) {
+    const Registered& reg = g_colls[ci];
+    bool any = false;
+    for (const auto& [key, row] : rep.rows) any = any || key.first == ci;
+    if (!any) continue;  // filtered out
+    std::printf("\n%s on %d ranks: busbw (GB/s, busbw = algbw * %.3g) interleaved with %s, median over repetitions\n",
+                coll_name(reg.coll), world().size, bus_factor(reg.coll, world().size), reg.mpi_call.c_str());
+    std::printf("%10s", "size");
+    for (const std::string& v : reg.variants) std::printf(" %10s", v.c_str());
+    std::printf(" %10s", "MPI");
+    for (const std::string& v : reg.variants) std::printf(" %10s", (v + "/MPI").c_str());
+    std::printf(" %10s   (of_ceiling: %s vs %.0f GB/s copy bound)\n", "of_ceiling", reg.variants[0].c_str(), ceiling);
+    for (const auto& [key, row] : rep.rows) {
+      if (key.first != ci) continue;
+      std::printf("%10s", size_name(key.second).c_str());
+      for (const std::string& v : reg.variants) std::printf(" %10.2f", row.get("busbw_" + v));
+      std::printf(" %10.2f", row.get("busbw_mpi"));
+      for (size_t i = 0; i < reg.variants.size(); ++i)
+        std::printf(" %9.0f%%", 100 * row.get(i == 0 ? std::string("of_mpi") : "of_mpi_" + reg.variants[i]));
+      std::printf(" %9.0f%%\n", 100 * row.get("busbw_" + reg.variants[0]) / ceiling);
+    }
+  }
+}
+
+// Consumes --min_bytes=B and --max_bytes=B. False on a bad value.
+bool parse_sizes(std::vector<char*>& args) {
+  bool ok = true;
+  std::vector<char*> rest;
+  for (char* a : args) {
+    long* target = std::strncmp(a, "--min_bytes=", 12) == 0   ? &g_min_bytes
+                   : std::strncmp(a, "--max_bytes=", 12) == 0 ? &g_max_bytes
+                                                              : nullptr;
+    if (!target) {
+      rest.push_back(a);
+      continue;
+    }
+    char* end = nullptr;
+    const long v = std::strtol(a + 12, &end, 10);
+    if (end == a + 12 || *end || v < 4) ok = false;
+    else *target = v;
+  }
+  args = rest;
+  return ok && g_min_bytes <= g_max_bytes;
 }
 
 }  // namespace
 
+void register_collective(Coll c, std::vector<std::string> variants, const char* mpi_call, Setup setup) {
+  const int ci = int(g_colls.size());
+  g_colls.push_back({c, variants, mpi_call});
+  for (long bytes = g_min_bytes; bytes <= g_max_bytes; bytes *= 4) {
+    const std::string prefix = std::string(coll_name(c)) + "/", size = "/" + size_name(bytes);
+    const auto reg = [&](const std::string& name, auto fn, auto... args) {
+      benchmark::RegisterBenchmark(name.c_str(), fn, args...)
+          ->UseManualTime()
+          ->Iterations(iterations_for(bytes))
+          ->Unit(benchmark::kMicrosecond);
+    };
+    for (int i = 0; i < int(variants.size()); ++i) reg(prefix + variants[i] + size, run_alone, c, setup, bytes, i);
+    reg(prefix + "mpi" + size, run_alone, c, setup, bytes, -1);
+    reg(prefix + "paired" + size, run_paired, c, setup, bytes);
+    g_paired[prefix + "paired" + size] = {ci, bytes};
+  }
+}
+
+}  // namespace parity::bench_comm
+
 int main(int argc, char** argv) {
+  using namespace parity::bench_comm;
   MPI_Init(&argc, &argv);
-  MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+  World& w = world();
+  MPI_Comm_rank(MPI_COMM_WORLD, &w.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &w.size);
   // Only rank 0 writes files: the others drop --benchmark_out* before the library sees it.
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i)
-    if (g_rank == 0 || std::strncmp(argv[i], "--benchmark_out", 15) != 0) args.push_back(argv[i]);
-  int nargs = int(args.size());
-  bool bad_args = false;
-  for (int i = 1; i < nargs; ++i)
-    if (std::strstr(args[i], "random_interleaving") && g_size > 1) {
-      if (g_rank == 0) std::fprintf(stderr, "bench_comm: random interleaving would desynchronise the ranks\n");
+    if (w.rank == 0 || std::strncmp(argv[i], "--benchmark_out", 15) != 0) args.push_back(argv[i]);
+  bool bad_args = !parse_sizes(args);
+  if (bad_args && w.rank == 0) std::fprintf(stderr, "bench_comm: bad --min_bytes/--max_bytes\n");
+  for (size_t i = 1; i < args.size(); ++i)
+    if (std::strstr(args[i], "random_interleaving") && w.size > 1) {
+      if (w.rank == 0) std::fprintf(stderr, "bench_comm: random interleaving would desynchronise the ranks\n");
       bad_args = true;
     }
-  g_comm = parity::make_mpi_communicator(MPI_COMM_WORLD);
-  register_all();
+  w.comm = parity::make_mpi_communicator(MPI_COMM_WORLD);
+  register_allreduce();
+  register_allgather();
+  register_reducescatter();
+  register_alltoall();
+  register_broadcast();
+  register_sendrecv();
+  int nargs = int(args.size());
   benchmark::Initialize(&nargs, args.data());
-  bad_args = bad_args || benchmark::ReportUnrecognizedArguments(nargs, args.data());
+  bad_args = benchmark::ReportUnrecognizedArguments(nargs, args.data()) || bad_args;
   if (!bad_args) {
-    if (g_rank == 0) {
+    if (w.rank == 0) {
       Reporter reporter;
       benchmark::RunSpecifiedBenchmarks(&reporter);
       print_summary(reporter);
@@ -198,7 +262,7 @@ int main(int argc, char** argv) {
     }
   }
   benchmark::Shutdown();
-  g_comm.reset();
+  w.comm.reset();
   MPI_Finalize();
   return bad_args ? 1 : 0;
 }

@@ -4,7 +4,8 @@
 // (OpenBLAS picks its AVX-512 kernel only with OPENBLAS_CORETYPE unset; on a shared machine add
 // --benchmark_repetitions=5 --benchmark_report_aggregates_only=true.) After the usual table, prints a summary:
 // GFLOP/s per form and variant (median over repetitions) and exact as a fraction of the direct cblas_sgemm
-// of the same shape. Rates are per CPU second, which is steadier than wall time when the machine is shared.
+// of the same shape. Counter of_ceiling: the fraction of one core's fp32 peak (kernels/bench/ceilings.hpp).
+// Rates are per CPU second, which is steadier than wall time when the machine is shared.
 #include <Kokkos_Core.hpp>
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -17,6 +18,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/bench/ceilings.hpp"
 #include "kernels/gemm.hpp"
 
 namespace {
@@ -83,6 +85,11 @@ void run_gemm(benchmark::State& state, Form form, Variant variant, Shape s) {
   }
   state.counters["GFLOP/s"] =
       benchmark::Counter(2e-9 * double(N) * double(K) * double(O) * double(state.iterations()),
+                         benchmark::Counter::kIsRate);
+  // Fraction of one core's fp32 FMA peak (kernels/bench/ceilings.hpp); a rate counter, printed with "/s".
+  state.counters["of_ceiling"] =
+      benchmark::Counter(2.0 * double(N) * double(K) * double(O) * double(state.iterations()) /
+                             parity::bench::kFp32PeakFlopsPerCore,
                          benchmark::Counter::kIsRate);
 }
 

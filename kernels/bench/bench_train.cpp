@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kernels/adamw.hpp"
+#include "kernels/bench/ceilings.hpp"
 #include "kernels/canonical.hpp"
 #include "kernels/gemm.hpp"
 #include "reference/gpt2.hpp"
@@ -38,9 +39,9 @@ namespace {
 
 using parity::Numerics;
 
-// fp32 FMA peak of one core of the build machine: ~220 GFLOP/s (AVX-512), /work/shared/ANCHORS.md
-// ("Ceilings"). Override with PARITY_PEAK_GFLOPS.
-constexpr double kPeakGFlops = 220.0;
+// fp32 FMA peak of one core of the build machine (kernels/bench/ceilings.hpp, from /work/shared/ANCHORS.md).
+// Override with PARITY_PEAK_GFLOPS.
+constexpr double kPeakGFlops = parity::bench::kFp32PeakFlopsPerCore * 1e-9;
 
 double env_or(const char* name, double fallback) {
   const char* s = std::getenv(name);
