@@ -1,7 +1,5 @@
 #include "reference/trainer.hpp"
 
-#include "kernels/parallel.hpp"
-
 #include <mpi.h>
 
 #include <algorithm>
@@ -13,6 +11,7 @@
 
 #include "kernels/adamw.hpp"
 #include "kernels/canonical.hpp"
+#include "kernels/parallel.hpp"
 #include "reference/checkpoint.hpp"
 #include "reference/consistency.hpp"
 #include "reference/data.hpp"

@@ -30,6 +30,7 @@
 #include "kernels/bench/ceilings.hpp"
 #include "kernels/canonical.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/parallel.hpp"
 #include "reference/gpt2.hpp"
 #include "reference/init.hpp"
 #include "reference/model_config.hpp"
@@ -229,6 +230,10 @@ void print_summary(const Reporter& rep) {
 
 int main(int argc, char** argv) {
   Kokkos::initialize(argc, argv);
+  // Threads per process as `parity train --threads` sets them (layer loops and BLAS): PARITY_THREADS, default 1,
+  // so that fast mode's BLAS does not take every core on its own.
+  const char* threads = std::getenv("PARITY_THREADS");
+  parity::set_host_threads(threads ? std::atoi(threads) : 1);
   register_all();
   benchmark::Initialize(&argc, argv);
   const bool bad_args = benchmark::ReportUnrecognizedArguments(argc, argv);
