@@ -46,7 +46,9 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
 fi
-apt-get update -qq
+# Exit status 3: the source could not be fetched (no network, mirror down) — an environment problem that
+# ci/build-cuda.sh reports without failing; anything after the download failing is a real failure (1).
+apt-get update -qq || { say "error: apt-get update failed; cannot fetch the trilinos source" >&2; exit 3; }
 if ! command -v patch >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends patch
 fi
@@ -60,7 +62,7 @@ apt-get source --download-only -qq trilinos 2>&1 | grep -v "unsandboxed" || true
 orig=$(ls trilinos_*.orig.tar.* 2>/dev/null | head -n1)
 if [ -z "$orig" ]; then
   say "error: apt-get source did not fetch trilinos_*.orig.tar.* into $work" >&2
-  exit 1
+  exit 3
 fi
 say "extracting packages/kokkos from $orig"
 tar xf "$orig" --wildcards '*/packages/kokkos/*'
