@@ -12,7 +12,7 @@ namespace {
 constexpr float kGeluScale = 0.7978845608028654f;  // sqrt(2/pi)
 constexpr float kGeluCube = 0.044715f;
 constexpr long kChunk = 4096;  // elements per parallel unit
-inline float gelu_tanh(float x) { return vm::tanh(kGeluScale * (x + kGeluCube * x * x * x)); }
+KOKKOS_INLINE_FUNCTION float gelu_tanh(float x) { return vm::tanh(kGeluScale * (x + kGeluCube * x * x * x)); }
 
 // out[i], tanh_out[i] for i in [lo, hi). With a bias (fp32 only: no rounding in between), the input is
 // first inp[i] + bias[i - lo], stored back to inp: one pass instead of two.
@@ -77,6 +77,18 @@ void gelu_backward(float* dinp, const float* inp, const float* th, const float* 
       dinp[i] = dout[i] * local;
     }
   });
+}
+
+void gelu_forward_device(float* out, float* tanh_out, const float* inp, long n) {
+  using Exec = Kokkos::DefaultExecutionSpace;
+  Kokkos::parallel_for("gelu_forward_device", Kokkos::RangePolicy<Exec, Kokkos::IndexType<long>>(0, n),
+                       KOKKOS_LAMBDA(long i) {
+                         const float x = inp[i];
+                         const float t = gelu_tanh(x);
+                         if (tanh_out) tanh_out[i] = t;
+                         out[i] = 0.5f * x * (1.0f + t);
+                       });
+  Exec().fence();
 }
 
 }  // namespace parity

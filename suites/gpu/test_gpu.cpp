@@ -11,6 +11,7 @@
 // Run: build-cuda/parity_gpu_tests, or mpirun -np <GPUs> build-cuda/parity_gpu_tests.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <Kokkos_Core.hpp>
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -29,6 +30,7 @@
 #include "kernels/comm/nccl_detail.hpp"
 #include "kernels/cuda/device_check.hpp"
 #include "kernels/cuda/gemm_cublas.hpp"
+#include "kernels/gelu.hpp"
 #include "kernels/precision.hpp"
 
 namespace {
@@ -349,6 +351,24 @@ TEST(NcclCommBasic, GatherBroadcastMaxAndDouble) {
 
 }  // namespace
 
+// The first layer kernel on the device through Kokkos: GELU's bits equal the host kernel's (the same
+// per-element operations and parity's own tanh; the build passes --fmad=false).
+TEST(GpuKernels, GeluDeviceMatchesHostBitForBit) {
+  const long n = 1 << 20;
+  std::vector<float> x(n);
+  for (long i = 0; i < n; ++i) x[i] = -12.0f + 24.0f * static_cast<float>(i) / static_cast<float>(n - 1);
+  std::vector<float> out(n), th(n);
+  parity::gelu_forward(out.data(), th.data(), x.data(), n);
+  Dev<float> dx(n), dout(n), dth(n);
+  ASSERT_TRUE(dx.p && dout.p && dth.p);
+  dx.put(x);
+  parity::gelu_forward_device(dout.p, dth.p, dx.p, n);
+  const std::vector<float> gout = dout.get(), gth = dth.get();
+  long differ = 0;
+  for (long i = 0; i < n; ++i) differ += bits(gout[i]) != bits(out[i]) || bits(gth[i]) != bits(th[i]);
+  EXPECT_EQ(differ, 0) << "of " << n << " GELU values differ between the GPU and the CPU";
+}
+
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   MPI_Init(&argc, &argv);
@@ -363,7 +383,9 @@ int main(int argc, char** argv) {
   // One GPU per rank (by world rank; one process on one GPU in the usual check).
   cudaSetDevice(rank % parity::cuda::device_count());
   if (rank == 0) std::printf("GPU: %s\n", parity::cuda::describe_device(0).c_str());
+  Kokkos::initialize(argc, argv);
   const int rc = RUN_ALL_TESTS();
+  Kokkos::finalize();
   MPI_Finalize();
   return rc;
 }

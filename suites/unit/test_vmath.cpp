@@ -102,3 +102,18 @@ TEST(Vmath, VectorAndScalarPathsAgreeBitForBit) {
 }
 
 }  // namespace
+
+#include "kernels/gelu.hpp"
+
+// The device form of GELU (Kokkos's default execution space; here the host) gives the host kernel's bits.
+TEST(Vmath, GeluDeviceFormMatchesHostKernel) {
+  std::vector<float> x = sweep(-12.0f, 12.0f, 100003);
+  const long n = static_cast<long>(x.size());
+  std::vector<float> o1(n), t1(n), o2(n), t2(n);
+  parity::gelu_forward(o1.data(), t1.data(), x.data(), n);
+  parity::gelu_forward_device(o2.data(), t2.data(), x.data(), n);
+  for (long i = 0; i < n; ++i) {
+    ASSERT_EQ(bits(o1[i]), bits(o2[i])) << x[i];
+    ASSERT_EQ(bits(t1[i]), bits(t2[i])) << x[i];
+  }
+}
