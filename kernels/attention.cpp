@@ -73,7 +73,7 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
     const float* A = att + (s * Hl + h) * T * T;
     const float* dO = dout + s * T * Cl + h * hs;
     static thread_local std::vector<float> dpre;
-    dpre.assign(T * T, 0.0f);
+    dpre.resize(T * T);  // every row is written below, zeros past the diagonal included
     float* D = dpre.data();
     for (long r0 = 0; r0 < T; r0 += rb) {
       const long r1 = std::min(T, r0 + rb), rows = r1 - r0;
@@ -84,7 +84,7 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
         float* d = D + t * T;
         const float dot = canonical_dot(a, d, t + 1);
         for (long t2 = 0; t2 <= t; ++t2) d[t2] = (a[t2] * (d[t2] - dot)) * scale;
-        std::fill(d + t + 1, d + r1, 0.0f);
+        std::fill(d + t + 1, d + T, 0.0f);
       }
       gemm_strided(num, {D + r0 * T, T, 1}, {K, 1, C3}, dQ + r0 * C3, C3, rows, hs, r1);  // dq = dpre · k
     }

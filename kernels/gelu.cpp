@@ -13,6 +13,8 @@ constexpr float kGeluScale = 0.7978845608028654f;  // sqrt(2/pi)
 constexpr float kGeluCube = 0.044715f;
 constexpr long kChunk = 4096;  // elements per parallel unit
 KOKKOS_INLINE_FUNCTION float gelu_tanh(float x) { return vm::tanh(kGeluScale * (x + kGeluCube * x * x * x)); }
+// The per-element forward (host scalar path and device kernel); the AVX-512 loop mirrors it.
+KOKKOS_INLINE_FUNCTION float gelu_of(float x, float t) { return 0.5f * x * (1.0f + t); }
 
 // out[i], tanh_out[i] for i in [lo, hi). With a bias (fp32 only: no rounding in between), the input is
 // first inp[i] + bias[i - lo], stored back to inp: one pass instead of two.
@@ -40,7 +42,7 @@ void gelu_span(float* out, float* tanh_out, const float* inp, long lo, long hi, 
     if (bias) inp_store[i] = x = x + bias[i - lo];
     const float t = gelu_tanh(x);
     if (tanh_out) tanh_out[i] = t;
-    out[i] = 0.5f * x * (1.0f + t);
+    out[i] = gelu_of(x, t);
   }
 }
 
@@ -86,7 +88,7 @@ void gelu_forward_device(float* out, float* tanh_out, const float* inp, long n) 
                          const float x = inp[i];
                          const float t = gelu_tanh(x);
                          if (tanh_out) tanh_out[i] = t;
-                         out[i] = 0.5f * x * (1.0f + t);
+                         out[i] = gelu_of(x, t);
                        });
   Exec().fence();
 }

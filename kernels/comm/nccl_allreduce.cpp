@@ -32,23 +32,7 @@ void NcclCommunicator::exact_allreduce_segment(float* buf, long m) {
   }
   const std::vector<long> counts = chunk_counts(m, p), displs = comm_detail::displacements(counts);
   const long mine = counts[r];
-  float* recv = scratch(long(p - 1) * mine);
-  // All-to-all: chunk j goes to rank j; rank j's contribution to this rank's chunk lands in slot j - (j > r).
-  check(ncclGroupStart(), "ncclGroupStart");
-  for (int j = 0, slot = 0; j < p; ++j) {
-    if (j == r) continue;
-    if (counts[j] > 0) check(ncclSend(buf + displs[j], counts[j], ncclFloat32, j, comm_, stream_), "ncclSend", comm_);
-    if (mine > 0) check(ncclRecv(recv + long(slot) * mine, mine, ncclFloat32, j, comm_, stream_), "ncclRecv", comm_);
-    ++slot;
-  }
-  check(ncclGroupEnd(), "ncclGroupEnd(all-to-all)", comm_);
-  Leaves L;
-  L.own = buf + displs[r];
-  L.others = recv;
-  L.stride = mine;
-  L.self = r;
-  L.skip_self = true;
-  tree_sum(plan_, L, mine, buf + displs[r], stream_);
+  enqueue_exact_reduce_scatter(buf, buf + displs[r], counts, displs, "ncclGroupEnd(all-to-all)");
   // All-gather of the reduced chunks, in place.
   if (m % p == 0) {
     check(ncclAllGather(buf + displs[r], buf, mine, ncclFloat32, comm_, stream_), "ncclAllGather", comm_);

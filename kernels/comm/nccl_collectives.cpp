@@ -15,6 +15,29 @@ namespace {
 bool all_equal(const std::vector<long>& c) { return std::adjacent_find(c.begin(), c.end(), std::not_equal_to<>()) == c.end(); }
 }  // namespace
 
+void NcclCommunicator::enqueue_exact_reduce_scatter(const float* in, float* out, const std::vector<long>& counts,
+                                                    const std::vector<long>& displs, const char* what) {
+  const int p = size_, r = rank_;
+  const long mine = counts[r];
+  float* recv = scratch(long(p - 1) * mine);
+  // All-to-all: chunk j goes to rank j; rank j's contribution to this rank's chunk lands in slot j - (j > r).
+  check(ncclGroupStart(), "ncclGroupStart");
+  for (int j = 0, slot = 0; j < p; ++j) {
+    if (j == r) continue;
+    if (counts[j] > 0) check(ncclSend(in + displs[j], counts[j], ncclFloat32, j, comm_, stream_), "ncclSend", comm_);
+    if (mine > 0) check(ncclRecv(recv + long(slot) * mine, mine, ncclFloat32, j, comm_, stream_), "ncclRecv", comm_);
+    ++slot;
+  }
+  check(ncclGroupEnd(), what, comm_);
+  Leaves L;
+  L.own = in + displs[r];
+  L.others = recv;
+  L.stride = mine;
+  L.self = r;
+  L.skip_self = true;
+  tree_sum(plan_, L, mine, out, stream_);
+}
+
 void NcclCommunicator::reduce_scatter_sum(const float* in, float* out, const std::vector<long>& counts, Numerics num) {
   const double t0 = now();
   const int p = size_, r = rank_;
@@ -32,22 +55,7 @@ void NcclCommunicator::reduce_scatter_sum(const float* in, float* out, const std
   } else {
     // The exact algorithm (also the fast one's for unequal counts, which ncclReduceScatter cannot take):
     // all-to-all of the chunks as one group, then the ordered tree over the p contributions to this rank's chunk.
-    float* recv = scratch(long(p - 1) * mine);
-    check(ncclGroupStart(), "ncclGroupStart");
-    for (int j = 0, slot = 0; j < p; ++j) {
-      if (j == r) continue;
-      if (counts[j] > 0) check(ncclSend(in + displs[j], counts[j], ncclFloat32, j, comm_, stream_), "ncclSend", comm_);
-      if (mine > 0) check(ncclRecv(recv + long(slot) * mine, mine, ncclFloat32, j, comm_, stream_), "ncclRecv", comm_);
-      ++slot;
-    }
-    check(ncclGroupEnd(), "ncclGroupEnd(reduce-scatter)", comm_);
-    Leaves L;
-    L.own = in + displs[r];
-    L.others = recv;
-    L.stride = mine;
-    L.self = r;
-    L.skip_self = true;
-    tree_sum(plan_, L, mine, out, stream_);
+    enqueue_exact_reduce_scatter(in, out, counts, displs, "ncclGroupEnd(reduce-scatter)");
   }
   sync();
   stats_.add(num == Numerics::exact ? "reduce_scatter_sum.exact" : "reduce_scatter_sum.fast", double(n) * sizeof(float),

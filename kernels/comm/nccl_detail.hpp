@@ -87,6 +87,10 @@ class NcclCommunicator final : public Communicator {
 
  private:
   void exact_allreduce_segment(float* buf, long m);
+  // Enqueue the exact reduce-scatter of in (chunks of `counts` at `displs`) into out (this rank's chunk):
+  // grouped send/recv all-to-all, then the ordered tree over the p contributions. out may be in's own chunk.
+  void enqueue_exact_reduce_scatter(const float* in, float* out, const std::vector<long>& counts,
+                                    const std::vector<long>& displs, const char* what);
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
   bool own_stream_ = false;
