@@ -52,6 +52,10 @@ Command add_train(CLI::App& parent) {
   app->add_option("--threads", c->threads,
                   "threads per rank for the host loops and BLAS (the results do not depend on it)")
       ->capture_default_str();
+  app->add_option("--target", c->target,
+                  "where the kernels run: host (CPU kernels) or device (Kokkos's default execution space, the GPU "
+                  "in the CUDA build); exact results are the same bits")
+      ->capture_default_str();
   app->add_option("--dp", c->dp, "data-parallel degree")->capture_default_str();
   app->add_option("--tp", c->tp, "tensor-parallel degree (Megatron-style)")->capture_default_str();
   app->add_option("--pp", c->pp, "pipeline-parallel degree (stages)")->capture_default_str();

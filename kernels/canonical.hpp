@@ -132,16 +132,25 @@ inline void tree_reduce_inplace(float* leaves, long n, long width) {
   for (long i = 0; i < width; ++i) l[i] = l[i] + r[i];
 }
 
+// The elementwise operations of VecTree on host vectors. (kernels/device.hpp has the device-or-host ones.)
+struct HostVecOps {
+  static void copy(float* dst, const float* src, long n) { for (long i = 0; i < n; ++i) dst[i] = src[i]; }
+  static void add_into(float* l, const float* r, long n) { for (long i = 0; i < n; ++i) l[i] = l[i] + r[i]; }
+};
+
 // Streaming pairwise tree over leaves that are vectors of `width` floats (elementwise). Used for sums over
 // rows (bias and layernorm weight gradients: one leaf per 32-row block) and over micro-batches (one leaf
 // per micro-batch gradient). leaf() hands out the buffer to fill; push() merges it into the tree.
-class VecTree {
+// Vec is the buffer type and Ops its elementwise copy and add (left + right), so that the trainer can keep
+// the tree in device memory (UVecTree, kernels/device.hpp).
+template <class Vec, class Ops>
+class VecTreeT {
  public:
-  VecTree(long leaves, long width) : width_(width) {
+  VecTreeT(long leaves, long width) : width_(width) {
     tree_merge_counts(leaves, merges_);
     int depth = 2;
     for (long n = leaves; n > 1; n = (n + 1) / 2) ++depth;
-    pool_.assign(depth, std::vector<float>(width));
+    pool_.assign(depth, Vec(width));
     reset();
   }
   // Start a new tree over the same number of leaves, keeping the buffers.
@@ -158,9 +167,7 @@ class VecTree {
     for (int k = 0; k < merges_[next_]; ++k) {
       const int top = stack_.back();
       stack_.pop_back();
-      float* l = pool_[top].data();
-      const float* r = pool_[acc].data();
-      for (long i = 0; i < width_; ++i) l[i] = l[i] + r[i];  // left + right
+      Ops::add_into(pool_[top].data(), pool_[acc].data(), width_);  // left + right
       free_.push_back(acc);
       acc = top;
     }
@@ -173,13 +180,10 @@ class VecTree {
   // The same additions in the same order as push(); call it for disjoint ranges covering the leaf instead of
   // push(). result() is then not available.
   void finish_range(long lo, long hi, float* out) const {
-    const float* cur = pool_[cur_].data();
-    for (long i = lo; i < hi; ++i) out[i] = cur[i];
+    Ops::copy(out + lo, pool_[cur_].data() + lo, hi - lo);
     const long depth = static_cast<long>(stack_.size());
-    for (long k = 0; k < merges_[next_]; ++k) {
-      const float* l = pool_[stack_[depth - 1 - k]].data();
-      for (long i = lo; i < hi; ++i) out[i] = l[i] + out[i];  // left + right
-    }
+    for (long k = 0; k < merges_[next_]; ++k)  // out = left + out: IEEE addition commutes, bit for bit
+      Ops::add_into(out + lo, pool_[stack_[depth - 1 - k]].data() + lo, hi - lo);
   }
   bool at_last_leaf() const { return next_ + 1 == static_cast<long>(merges_.size()); }
   const float* result() const { return pool_[stack_.back()].data(); }
@@ -188,11 +192,13 @@ class VecTree {
   int take() { const int i = free_.back(); free_.pop_back(); return i; }
   long width_;
   std::vector<uint8_t> merges_;
-  std::vector<std::vector<float>> pool_;
+  std::vector<Vec> pool_;
   std::vector<int> free_, stack_;
   int cur_ = 0;
   long next_ = 0;
 };
+
+using VecTree = VecTreeT<std::vector<float>, HostVecOps>;
 
 // out[c] = canonical sum over rows r in [0, rows) of f(r, c), for c in [0, width).
 // Rows are the reduced index: blocks of kBlock rows summed sequentially, blocks combined by the tree.

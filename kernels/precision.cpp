@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "kernels/bf16.hpp"
+#include "kernels/device.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/parallel.hpp"
 #include "reference/error.hpp"
@@ -153,7 +154,11 @@ void round_chunks(const char* label, float* x, long n, Block block) {
 }  // namespace
 
 void round_to(Precision p, float* x, long n) {
-  if (n <= 0) return;
+  if (n <= 0 || p == Precision::fp32) return;
+  if (on_device()) {
+    device_for("round_to", n, KOKKOS_LAMBDA(long i) { x[i] = dev::round(p, x[i]); });
+    return;
+  }
   switch (p) {
     case Precision::fp32: return;
     case Precision::bf16: round_chunks("round_to_bf16", x, n, round_bf16_block); return;

@@ -7,6 +7,7 @@
 
 #include "kernels/canonical.hpp"
 #include "kernels/comm/communicator.hpp"
+#include "kernels/device.hpp"
 
 namespace parity {
 
@@ -116,6 +117,17 @@ float global_grad_norm(const LocalLayout& lay, const Ownership& own, ProcessGrid
         const long lo = std::max(r.lo, t.offset), hi = std::min(r.hi, t.offset + t.size);
         if (lo >= hi || !owns_tensor(t, lay)) continue;
         // Units are 32-element blocks, contiguous here and in the full tensor (shard widths are whole blocks).
+        if (on_device()) {  // the block dots on the device, the scatter to global units here
+          static uvector<float> dots;
+          const long nu = (hi - lo + kBlock - 1) / kBlock;
+          dots.resize(nu);
+          block_dots(grads + lo, hi - lo, dots.data());
+          for (long u = 0; u < nu; ++u) {
+            const long i = lo + u * kBlock;
+            units[t.global_index((i - t.offset) / t.cols, (i - t.offset) % t.cols) / kBlock] = dots[u];
+          }
+          continue;
+        }
         for (long i = lo; i < hi; i += kBlock) {
           const long gi = t.global_index((i - t.offset) / t.cols, (i - t.offset) % t.cols);
           units[gi / kBlock] = block_dot(grads + i, grads + i, std::min<long>(kBlock, hi - i));

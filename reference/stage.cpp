@@ -52,10 +52,9 @@ void Stage::tp_sum(float* x, long n) {
 
 void Stage::residual_join(float* out, const float* x, const float* bias) const {
   const long N = N_, C = m_.C;
-  for (long n = 0; n < N; ++n)
-    for (long c = 0; c < C; ++c) out[n * C + c] = out[n * C + c] + bias[c];
+  add_rows(out, bias, N, C, 1);
   rnd(out, N * C);
-  for (long i = 0; i < N * C; ++i) out[i] = x[i] + out[i];
+  add_into(out, x, N * C);  // out + x: the same bits as x + out
   rnd(out, N * C);
 }
 
@@ -69,12 +68,10 @@ float Stage::forward(int slot, const float* P, const int32_t* inputs, const int3
     // nonzero term per element, so it is exact in any order. The position embedding is added after.
     encoder_forward(s.input.data(), inputs, P + lay_.wte, nullptr, N, T, C, lay_.vocab_lo, lay_.vocab_lo + Vl_);
     tp_sum(s.input.data(), N * C);
-    const float* wpe = P + lay_.wpe;
-    for (long n = 0; n < N; ++n)
-      for (long c = 0; c < C; ++c) s.input[n * C + c] = s.input[n * C + c] + wpe[(n % T) * C + c];
+    add_rows(s.input.data(), P + lay_.wpe, N, C, T);
     rnd(s.input);
   } else {
-    std::copy(x_in, x_in + N * C, s.input.begin());
+    copy(s.input.data(), x_in, N * C);
   }
   // Fused kernels (bits as the separate passes): the projection bias + residual + next LayerNorm
   // (residual_layernorm_forward), the MLP's bias + GELU (bias_gelu_forward). A block's ln1 is computed by
@@ -115,7 +112,7 @@ float Stage::forward(int slot, const float* P, const int32_t* inputs, const int3
   }
   const float* x = layer_input(s, nl_);
   if (!sp.last()) {
-    std::copy(x, x + N * C, x_out);
+    copy(x_out, x, N * C);
     return 0.0f;
   }
   if (!lnf_done) {
@@ -146,16 +143,16 @@ void Stage::backward(int slot, const float* P, float* G, float* G_embed, const i
     linear_backward(num_, dx_c_.data(), G + lay_.wte, nullptr, s.logits.data(), s.lnf.data(), P + lay_.wte, N, C, Vl_);
     tp_sum(dx_c_.data(), N * C);
     rnd(dx_c_);
-    std::fill(dres_.begin(), dres_.end(), 0.0f);
+    fill(dres_.data(), N * C, 0.0f);
     layernorm_backward(dres_.data(), G + lay_.lnfw, G + lay_.lnfb, dx_c_.data(), layer_input(s, nl_), P + lay_.lnfw,
                        s.lnf_mean.data(), s.lnf_rstd.data(), N, C);
     rnd(dres_);
     done(G + lay_.wte, Vl_ * C);
     done(G + lay_.lnfw, 2 * C);
   } else {
-    std::copy(dx_out, dx_out + N * C, dres_.begin());
+    copy(dres_.data(), dx_out, N * C);
     if (sp.first()) {
-      std::fill(G + lay_.wte, G + lay_.wte + Vl_ * C, 0.0f);  // the head's part lives on the last stage
+      fill(G + lay_.wte, Vl_ * C, 0.0f);  // the head's part lives on the last stage
       done(G + lay_.wte, Vl_ * C);
     }
   }
@@ -188,12 +185,12 @@ void Stage::backward(int slot, const float* P, float* G, float* G_embed, const i
   }
   if (sp.first()) {
     // Token embedding's part of dwte (this rank's vocabulary rows), and dwpe.
-    std::fill(G_embed, G_embed + Vl_ * C, 0.0f);
+    fill(G_embed, Vl_ * C, 0.0f);
     encoder_backward(G_embed, G + lay_.wpe, dres_.data(), inputs, N, T, C, lay_.vocab_lo, lay_.vocab_lo + Vl_);
     done(G + lay_.wpe, T * C);
     done(G_embed, Vl_ * C);
   } else {
-    std::copy(dres_.begin(), dres_.end(), dx_in);
+    copy(dx_in, dres_.data(), N * C);
   }
 }
 

@@ -9,6 +9,8 @@
 //   last stage:   logits = lnf(x) wte^T (vocab-parallel), loss = cross-entropy, summed canonically over rows.
 // With tp = pp = 1 this is the whole model on one device; every layout computes the same bits in exact mode.
 //
+// Every buffer is unified memory (kernels/device.hpp) and every step is a kernel call, so the same code runs
+// on the host or the device (--target).
 // Activations live in `slots` (one per micro-batch in flight: 1 for one device, up to pp for 1F1B).
 #pragma once
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "kernels/comm/communicator.hpp"
+#include "kernels/device.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/precision.hpp"
 #include "reference/shard_layout.hpp"
@@ -48,15 +51,15 @@ class Stage {
 
  private:
   struct LayerActs {
-    std::vector<float> ln1, ln1_mean, ln1_rstd, qkv, atty, att, res2, ln2, ln2_mean, ln2_rstd, fch, fch_tanh, fch_gelu, res3;
+    uvector<float> ln1, ln1_mean, ln1_rstd, qkv, atty, att, res2, ln2, ln2_mean, ln2_rstd, fch, fch_tanh, fch_gelu, res3;
   };
   struct Slot {
-    std::vector<float> input, lnf, lnf_mean, lnf_rstd, logits;
+    uvector<float> input, lnf, lnf_mean, lnf_rstd, logits;
     std::vector<LayerActs> layers;
   };
   void tp_sum(float* x, long n);  // partial sums over the TP group: canonical tree (exact) or MPI's (fast)
   void rnd(float* x, long n) const { round_to(prec_, x, n); }  // store in the compute precision
-  void rnd(std::vector<float>& x) const { round_to(prec_, x.data(), static_cast<long>(x.size())); }
+  void rnd(uvector<float>& x) const { round_to(prec_, x.data(), static_cast<long>(x.size())); }
   // x_out = round(x_in + round(partial + bias)): a row-parallel projection's output joining the residual.
   void residual_join(float* out, const float* x, const float* bias) const;
   const float* layer_input(const Slot& s, long i) const { return i == 0 ? s.input.data() : s.layers[i - 1].res3.data(); }
@@ -68,7 +71,7 @@ class Stage {
   Communicator& tp_;
   long S_, N_, nl_, Hl_, Cl_, Vl_;
   std::vector<Slot> slots_;
-  std::vector<float> losses_, dres_, dx_c_, dx_4c_, dx_4c2_, dx_3c_;
+  uvector<float> losses_, dres_, dx_c_, dx_4c_, dx_4c2_, dx_3c_;
 };
 
 }  // namespace parity

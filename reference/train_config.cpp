@@ -17,6 +17,7 @@ void validate(const TrainConfig& c) {
   need(c.steps >= 1, "--steps must be >= 1");
   need(c.micro_batches >= 1, "--micro-batches must be >= 1");
   need(c.micro_batch_size >= 1, "--micro-batch-size must be >= 1");
+  need(c.target == "host" || c.target == "device", "--target must be host or device, got '" + c.target + "'");
   need(c.threads >= 1 && c.threads <= 1024, "--threads must be between 1 and 1024, got " + std::to_string(c.threads));
   if (c.numerics == Numerics::exact)
     need((c.micro_batches & (c.micro_batches - 1)) == 0,

@@ -34,6 +34,13 @@ struct TrainConfig {
   long dump_step = 0;          // 1-based step whose gradients --dump-grads writes
   bool quiet = false;
   int threads = 1;             // threads per rank (host loops and BLAS); the bits do not depend on it
+  // Where the layer kernels, the micro-batch tree and the optimizer run: "host" (the CPU kernels) or
+  // "device" (Kokkos's default execution space: the GPU in the CUDA build). Exact bits are the same.
+#if defined(PARITY_HAVE_CUDA)
+  std::string target = "device";
+#else
+  std::string target = "host";
+#endif
 
   // Parallel layout: world = dp * tp * pp ranks (TP innermost, then DP, then PP).
   int dp = 1, tp = 1, pp = 1;

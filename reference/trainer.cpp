@@ -11,6 +11,7 @@
 
 #include "kernels/adamw.hpp"
 #include "kernels/canonical.hpp"
+#include "kernels/device.hpp"
 #include "kernels/parallel.hpp"
 #include "reference/checkpoint.hpp"
 #include "reference/consistency.hpp"
@@ -84,6 +85,7 @@ TrainResult train(const TrainConfig& c) {
   const long slots = c.pp == 1 ? 1 : schedule_slots(c.schedule, c.pp, g.pp_rank, m_local);
   const Precision prec = c.prec();
   set_host_threads(c.threads);
+  set_kernel_target(c.target == "device" ? Target::device : Target::host);
   Stage stage(c.model, c.numerics, prec, b, lay, g.tp_group(), static_cast<int>(slots));
   const Ownership own = make_ownership(lay, g, c.zero == 1);
   const Ownership whole{{Range{0, lay.total()}}, true};
@@ -92,7 +94,9 @@ TrainResult train(const TrainConfig& c) {
   const long W = lay.wte >= 0 ? lay.vocab_rows * C : 0;  // wte is the first local tensor: [0, W)
 
   // State: full local parameters; Adam moments for the owned ranges.
-  std::vector<float> params(P), mom(S, 0.0f), var(S, 0.0f);
+  // Every buffer a kernel touches is unified memory (kernels/device.hpp): with --target device the layer
+  // kernels, the micro-batch tree and AdamW run on the device and MPI reads the same buffers from the host.
+  uvector<float> params(P), mom(S, 0.0f), var(S, 0.0f);
   long start = 0, updates = 0;  // steps done; optimizer updates applied (fp16 skips overflowing steps)
   LossScaler scaler(c.loss_scale, prec == Precision::fp16);
   if (!c.resume.empty()) {
@@ -121,23 +125,23 @@ TrainResult train(const TrainConfig& c) {
                 c.pp > 1 ? (" " + c.schedule).c_str() : "", c.zero ? " zero1" : "", c.threads, c.threads > 1 ? "s" : "");
 
   // The compute copy of the weights: the master weights rounded to the compute precision (fp32: the same).
-  std::vector<float> compute_copy(prec == Precision::fp32 ? 0 : P);
+  uvector<float> compute_copy(prec == Precision::fp32 ? 0 : P);
   auto refresh_compute_copy = [&]() {
     if (prec == Precision::fp32) return;
-    std::copy(params.begin(), params.end(), compute_copy.begin());
+    copy(compute_copy.data(), params.data(), P);
     round_to(prec, compute_copy.data(), P);
   };
   const float* weights = prec == Precision::fp32 ? params.data() : compute_copy.data();
   refresh_compute_copy();
 
-  VecTree grad_tree(m_local, P + E);  // this rank's micro-batches: a subtree of the canonical micro-batch tree
+  UVecTree grad_tree(m_local, P + E);  // this rank's micro-batches: a subtree of the canonical micro-batch tree
   const bool overlap = c.zero == 0 && g.dp > 1;  // DP all-reduce overlapped with the last backward pass
-  std::vector<float> reduced(overlap ? P + E : 0);
-  std::vector<float> grads(P);        // the step's gradient (owned ranges valid with ZeRO)
-  std::vector<int32_t> inputs(m_local * N), targets(m_local * N);
-  std::vector<float> act_in(N * C), grad_in(N * C), embed_shard(E), exchange;
-  std::vector<std::vector<float>> act_out(m_local, std::vector<float>(c.pp > 1 && !spec.last() ? N * C : 0));
-  std::vector<std::vector<float>> grad_out(m_local, std::vector<float>(c.pp > 1 && !spec.first() ? N * C : 0));
+  uvector<float> reduced(overlap ? P + E : 0);
+  uvector<float> grads(P);        // the step's gradient (owned ranges valid with ZeRO)
+  uvector<int32_t> inputs(m_local * N), targets(m_local * N);
+  uvector<float> act_in(N * C), grad_in(N * C), embed_shard(E), exchange;
+  std::vector<uvector<float>> act_out(m_local, uvector<float>(c.pp > 1 && !spec.last() ? N * C : 0));
+  std::vector<uvector<float>> grad_out(m_local, uvector<float>(c.pp > 1 && !spec.first() ? N * C : 0));
   const float inv_tokens = 1.0f / static_cast<float>(tokens);  // the one scaling by 1/tokens (canonical rule 7)
   Communicator& pipe = g.pp_group();
   const int prev = g.pp_rank - 1, next = g.pp_rank + 1;
@@ -233,8 +237,8 @@ TrainResult train(const TrainConfig& c) {
     if (c.zero == 0) {
       for (auto& r : buckets) r->wait();  // started during the last backward pass
       const float* local = overlap ? reduced.data() : grad_tree.result();
-      std::copy(local, local + P, grads.begin());
-      std::copy(local + P, local + P + E, embed_shard.begin());
+      copy(grads.data(), local, P);
+      copy(embed_shard.data(), local + P, E);
     } else {
       const float* local = grad_tree.result();
       // ZeRO-1: reduce-scatter each region (wte, the rest) onto the shard owners, in whole 32-element units.
@@ -253,7 +257,7 @@ TrainResult train(const TrainConfig& c) {
     if (W > 0 && wte_mine.size() > 0) {
       float* head = grads.data() + wte_mine.lo;
       if (c.pp == 1) {
-        for (long i = 0; i < wte_mine.size(); ++i) head[i] = head[i] + embed_shard[wte_mine.lo + i];
+        add_into(head, embed_shard.data() + wte_mine.lo, wte_mine.size());
       } else {
         exchange.resize(wte_mine.size());
         const int other = spec.first() ? c.pp - 1 : 0;
@@ -263,7 +267,8 @@ TrainResult train(const TrainConfig& c) {
         req->wait();
         const float* hp = spec.first() ? exchange.data() : head;
         const float* ep = spec.first() ? embed_shard.data() + wte_mine.lo : exchange.data();
-        for (long i = 0; i < wte_mine.size(); ++i) head[i] = hp[i] + ep[i];
+        copy(head, hp, wte_mine.size());  // head = hp + ep (hp may be head itself)
+        add_into(head, ep, wte_mine.size());
       }
     }
 
@@ -285,7 +290,7 @@ TrainResult train(const TrainConfig& c) {
     int overflow = 0;
     if (overflow_step == s + 1 && overflow_rank == g.world_rank) grads[own.ranges.front().lo] = INFINITY;
     for (const Range& r : own.ranges)
-      for (long i = r.lo; i < r.hi && !overflow; ++i) overflow = !std::isfinite(grads[i]);
+      if (!overflow) overflow = any_nonfinite(grads.data() + r.lo, r.size());
     if (g.world_size > 1) MPI_Allreduce(MPI_IN_PLACE, &overflow, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     const bool skip = scaler.update(overflow != 0, s + 1);
     if (skip && root)
@@ -293,8 +298,7 @@ TrainResult train(const TrainConfig& c) {
                   s + 1, c.steps, static_cast<double>(loss_scale), scaler.scale_value());
     if (loss_scale != 1.0f && !skip) {
       const float unscale = 1.0f / loss_scale;
-      for (const Range& r : own.ranges)
-        for (long i = r.lo; i < r.hi; ++i) grads[i] = grads[i] * unscale;
+      for (const Range& r : own.ranges) scale(grads.data() + r.lo, r.size(), unscale);
     }
     const float norm = skip ? NAN : global_grad_norm(lay, own, g, grads.data());
     if (c.dump_step == s + 1 && !c.dump_grads.empty()) {
