@@ -65,7 +65,16 @@ int main(int argc, char** argv) {
       return 1;
     }
 #endif
+#ifdef PARITY_HAVE_CUDA
+    // One GPU per rank on a node (several ranks share one when there are fewer GPUs than ranks).
+    std::string dev_arg = "--kokkos-device-id=" + std::to_string(parity::cuda::select_device_for_rank());
+    char prog[] = "parity";
+    char* kargv[] = {prog, dev_arg.data(), nullptr};
+    int kargc = 2;
+    Kokkos::initialize(kargc, kargv);
+#else
     Kokkos::initialize();
+#endif
   }
   try {
     for (auto& cmd : commands)

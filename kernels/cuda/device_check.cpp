@@ -2,6 +2,7 @@
 #include "kernels/cuda/device_check.hpp"
 
 #include <cuda_runtime_api.h>
+#include <mpi.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +27,18 @@ std::string visible_devices_note() {
 }
 
 }  // namespace
+
+int select_device_for_rank() {
+  MPI_Comm node;
+  int local = 0;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &local);
+  MPI_Comm_free(&node);
+  const int n = device_count();
+  const int dev = n > 0 ? local % n : 0;
+  if (n > 0 && cudaSetDevice(dev) != cudaSuccess) cudaGetLastError();
+  return dev;
+}
 
 int device_count() {
   int n = 0;

@@ -19,6 +19,13 @@ std::string device_problem();
 // If device_problem() is not empty: prints "parity: error: <problem>" to stderr and exits with status 1.
 void require_device();
 
+// The GPU of this MPI rank: its rank among the ranks on the same node (MPI_COMM_TYPE_SHARED) modulo the
+// visible devices, so that 8 ranks on an 8-GPU node take one each, and several ranks on a one-GPU machine
+// share it (their communicator is MPI on host-visible managed memory: a correctness check, not a
+// benchmark; NCCL would refuse two ranks on one GPU). Calls cudaSetDevice and returns the device number,
+// for Kokkos's --kokkos-device-id. MPI must be initialised.
+int select_device_for_rank();
+
 // The number of visible CUDA devices (0 on any error). For messages and provenance.
 int device_count();
 
