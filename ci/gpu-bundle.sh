@@ -31,17 +31,28 @@ if [ -d "$ompi_lib/openmpi3" ]; then
   mkdir -p "$stage/$multiarch/openmpi/lib/openmpi3"
   for f in "$ompi_lib"/openmpi3/*.so; do
     case $(basename "$f") in
-      *ucx* | *ofi* | *openib* | *psm* | *verbs* | *pmix_ext* | *pmix_flux* | *schizo_flux* | *_java*) continue ;;
+      *ucx* | *ofi* | *openib* | *psm* | *verbs* | *pmix_flux* | *schizo_flux* | *_java*) continue ;;
     esac
     cp -L "$f" "$stage/$multiarch/openmpi/lib/openmpi3/"
   done
   [ -d /usr/share/openmpi ] && cp -a /usr/share/openmpi "$stage/share/"
 fi
+# Open MPI's launcher and daemon, for several ranks on the GPU machine (relocated by OPAL_PREFIX=<runtime>:
+# orterun finds orted in <runtime>/bin).
+mkdir -p "$stage/bin"
+pmix=/usr/$multiarch/pmix2/lib/pmix  # PMIx's own plugins (found through PMIX_INSTALL_PREFIX=<runtime>)
+if [ -d "$pmix" ]; then
+  mkdir -p "$stage/$multiarch/pmix2/lib"
+  cp -rL "$pmix" "$stage/$multiarch/pmix2/lib/"
+fi
+for b in orterun orted; do
+  [ -x /usr/bin/$b ] && cp -L /usr/bin/$b "$stage/bin/"
+done
 
 # The library closure (ldd) of the binaries and of the components, minus glibc, the CUDA runtime libraries
 # (from the GPU machine's toolkit, matching its driver) and the driver itself.
 skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libutil\.so|libcuda\.so|libcudart|libcublas|libcublasLt|libnccl|libnvidia)'
-objects=("$out"/bin/* "$stage/$multiarch"/openmpi/lib/openmpi3/*.so)
+objects=("$out"/bin/* "$stage"/bin/* "$stage/$multiarch"/openmpi/lib/openmpi3/*.so)
 ldd "${objects[@]}" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u |
   while read -r name path; do
     [[ $name =~ $skip ]] && continue

@@ -5,7 +5,10 @@
 #
 #   1. nvidia-smi;  2. the runtime libraries (bundle + this machine's CUDA);
 #   3. the GPU tests (cuBLAS GEMM against fp64, NCCL communicator, the device tree against the host tree);
-#   4. `parity train` for tiny, exact and fast, fp32 and bf16 (per-run HDF5 results);
+#   4. `parity train` for tiny, exact and fast, fp32 and bf16 (per-run HDF5 results), every kernel on the GPU;
+#   4b. exact mode: 2-rank layouts (dp 2, tp 2, pp 2, sharing the one GPU through MPI on managed memory) must
+#      give the 1-rank GPU checkpoint bit for bit; the GPU's exact checkpoint is compared with the same
+#      binary's host kernels (--target host: the CPU's exact result) and the difference reported;
 #   5. the PyTorch peer (ci/peers/gpt2_torch.py), if that script exists: one step against parity's checkpoint
 #      and gradients, and its own GPU throughput at the tiny and gpt2-124m sizes;
 #   6. `parity train` for gpt2-124m (exact and fast, fp32 and bf16) with the rest of the budget;
@@ -14,7 +17,8 @@
 # Every command has a timeout, and the whole script a budget (PARITY_GPU_BUDGET seconds, default 480): runs
 # that would start after it are recorded as skipped. Exit status 1 if a test or a run failed.
 # Usage: bash ci/gpu-check.sh   Environment: PARITY_GPU_OUT (default results/gpu), PARITY_GPU_BUDGET,
-# PARITY_GPU_STEPS (tiny, default 10), PARITY_GPU_T (gpt2-124m sequence length, default 256),
+# PARITY_GPU_STEPS (tiny, default 10), PARITY_GPU_B and PARITY_GPU_T (gpt2-124m sequences per step and their
+# length, default 4 and 1024), PARITY_GPU_PEAK_FP32 and PARITY_GPU_PEAK_BF16 (FLOP/s, for MFU),
 # PARITY_GPU_BUNDLE (default build-cuda/gpu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,7 +82,7 @@ EOF
 )
 export LD_LIBRARY_PATH=$rt/lib${cuda_dirs:+:$cuda_dirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # Open MPI from the bundle, as a singleton (no mpirun, no daemon), shared memory and self only.
-export OPAL_PREFIX=$rt OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader \
+export OPAL_PREFIX=$rt PMIX_INSTALL_PREFIX=$rt OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader \
   OMPI_MCA_mca_base_component_show_load_errors=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ldd "$bundle/bin/parity" "$bundle/bin/parity_gpu_tests" >"$out/ldd.txt" 2>&1 || true
 if grep -q "not found" "$out/ldd.txt"; then
@@ -101,15 +105,19 @@ else
 fi
 tail -n 5 "$out/gpu_tests.log"
 
-# 4. Trainer runs (tiny here, gpt2-124m in 6). The layers still run on the host CPU (docs/gpu.md: the device port is not done), so
-#    gpt2-124m runs 2 steps of one sequence of PARITY_GPU_T tokens.
+# 4. Trainer runs (tiny here, gpt2-124m in 6), --target device (the CUDA build's default): every layer
+#    kernel, the micro-batch tree and AdamW on the GPU; MFU = tok/s x (6 N + 12 L T C) / peak, the peak of the
+#    arithmetic the run asks for (fp32: PARITY_GPU_PEAK_FP32, default 67 TFLOP/s, H100/H200 SXM without
+#    tensor cores; bf16: PARITY_GPU_PEAK_BF16, default 989 TFLOP/s dense).
 threads=()
 if "$bundle/bin/parity" train --help 2>/dev/null | grep -q -- "--threads"; then threads=(--threads "$(nproc)"); fi
 steps=${PARITY_GPU_STEPS:-10}
+peak_fp32=${PARITY_GPU_PEAK_FP32:-67e12}
+peak_bf16=${PARITY_GPU_PEAK_BF16:-989e12}
 runs=$out/runs.md  # the table, joined to the summary at the end
 {
-  echo "| model | precision | numerics | steps | status | final loss | grad norm | mean step ms | tok/s |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| model | precision | numerics | steps | status | final loss | grad norm | mean step ms | tok/s | MFU |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$runs"
 run() {  # model precision numerics timeout args...
   local model=$1 prec=$2 num=$3 limit=$4
@@ -117,7 +125,7 @@ run() {  # model precision numerics timeout args...
   local name=$model-$prec-$num
   local log=$out/$name.log
   if [ "$(left)" -lt "$limit" ]; then
-    echo "| $model | $prec | $num | - | skipped (budget) | | | | |" >>"$runs"
+    echo "| $model | $prec | $num | - | skipped (budget) | | | | | |" >>"$runs"
     return
   fi
   say "train $name"
@@ -128,12 +136,23 @@ run() {  # model precision numerics timeout args...
   if [ $rc -eq 124 ]; then status="timeout (${limit} s)"; elif [ $rc -ne 0 ]; then status="FAILED (exit $rc)"; fi
   [ "$status" = ok ] || failures=$((failures + 1))
   # step 3/20 | loss 5.476522 | grad norm 2.5364 | lr 1.650e-04 | 39.4 ms | 6503 tok/s
-  awk -F'|' -v m="$model" -v p="$prec" -v n="$num" -v s="$status" '
-    /^step / { split($1, a, " "); st = a[2]; l = $2; g = $3; ms += $5 + 0; ts += $6 + 0; k++ }
+  # The first step (allocation, first touch of managed memory, cuBLAS start-up) is left out of the means.
+  # parity train: model gpt2-124m (L12 C768 H12 T1024 V50257), 124475904 params, ...
+  local peak=$peak_fp32
+  [ "$prec" = fp32 ] || peak=$peak_bf16
+  awk -F'|' -v m="$model" -v p="$prec" -v n="$num" -v s="$status" -v peak="$peak" '
+    /^parity train: model/ {
+      if (match($0, /[0-9]+ params/)) np = substr($0, RSTART, RLENGTH) + 0
+      if (match($0, /L[0-9]+ C[0-9]+ H[0-9]+ T[0-9]+/)) {
+        split(substr($0, RSTART, RLENGTH), d, " "); L = substr(d[1], 2); C = substr(d[2], 2); T = substr(d[4], 2)
+      }
+    }
+    /^step / { split($1, a, " "); st = a[2]; l = $2; g = $3; j++; if (j > 1) { ms += $5 + 0; ts += $6 + 0; k++ } }
     END {
       sub(/^ *loss /, "", l); sub(/^ *grad norm /, "", g); gsub(/ /, "", l); gsub(/ /, "", g)
-      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m, p, n, (k ? st : "-"), s, l, g,
-             (k ? sprintf("%.1f", ms / k) : ""), (k ? sprintf("%.0f", ts / k) : "")
+      mfu = (k && np) ? sprintf("%.1f%%", 100 * (ts / k) * (6 * np + 12 * L * T * C) / peak) : ""
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m, p, n, (j ? st : "-"), s, l, g,
+             (k ? sprintf("%.1f", ms / k) : ""), (k ? sprintf("%.0f", ts / k) : ""), mfu
     }' "$log" >>"$runs"
   grep -m1 "parity: error" "$log" || true
 }
@@ -141,6 +160,43 @@ for prec in fp32 bf16; do
   for num in exact fast; do
     run tiny "$prec" "$num" 120 --steps "$steps" --micro-batch-size 4
   done
+done
+
+# 4b. Exact mode on the GPU: layouts against one rank (must be bit-identical), and the GPU against the CPU.
+echo >>"$summary"
+echo "| exact check (tiny, 3 steps) | result |" >>"$summary"
+echo "|---|---|" >>"$summary"
+ex=$out/exact
+mkdir -p "$ex"
+xargs_common=(--model tiny --steps 3 --micro-batches 2 --micro-batch-size 2 --quiet)
+compare() {  # label a.h5 b.h5 must_match
+  local line rc=0
+  line=$(timeout 120 "$bundle/bin/parity" compare "$2" "$3" 2>&1 | grep -E "bit-identical|differ" | head -n1) || rc=$?
+  [ -n "$line" ] || line="compare failed (exit $rc)"
+  echo "| $1 | $line |" >>"$summary"
+  if [ "$4" = 1 ] && ! echo "$line" | grep -q "^bit-identical"; then failures=$((failures + 1)); fi
+}
+for prec in fp32 bf16; do
+  if ! timeout 120 "$bundle/bin/parity" train "${xargs_common[@]}" --precision $prec --target device       --checkpoint-out "$ex/gpu-$prec.h5" >"$ex/gpu-$prec.log" 2>&1; then
+    echo "| $prec, 1 rank on the GPU | FAILED (exact/gpu-$prec.log) |" >>"$summary"
+    failures=$((failures + 1))
+    continue
+  fi
+  timeout 300 "$bundle/bin/parity" train "${xargs_common[@]}" --precision $prec --target host     --checkpoint-out "$ex/cpu-$prec.h5" >"$ex/cpu-$prec.log" 2>&1 &&
+    compare "$prec: GPU (device kernels) vs CPU (host kernels), 1 rank" "$ex/gpu-$prec.h5" "$ex/cpu-$prec.h5" 0
+  if [ -x "$rt/bin/orterun" ] && [ "$prec" = fp32 ]; then
+    for layout in "--dp 2" "--tp 2" "--pp 2" "--dp 2 --zero 1"; do
+      tag=$(echo "$layout" | tr -d ' -')
+      if timeout 180 "$rt/bin/orterun" -n 2 --oversubscribe -x LD_LIBRARY_PATH -x OPAL_PREFIX -x PMIX_INSTALL_PREFIX \
+          "$bundle/bin/parity" train "${xargs_common[@]}" --precision $prec $layout --target device \
+          --checkpoint-out "$ex/gpu-$prec-$tag.h5" >"$ex/gpu-$prec-$tag.log" 2>&1; then
+        compare "$prec: 2 ranks on one GPU ($layout) vs 1 rank" "$ex/gpu-$prec-$tag.h5" "$ex/gpu-$prec.h5" 1
+      else
+        echo "| $prec: 2 ranks ($layout) | FAILED (exact/gpu-$prec-$tag.log) |" >>"$summary"
+        failures=$((failures + 1))
+      fi
+    done
+  fi
 done
 
 # 5. The PyTorch peer (ci/peers/gpt2_torch.py, docs/peers.md), if present: (a) semantics: one step of the
@@ -195,16 +251,19 @@ else
   echo "PyTorch peer: ci/peers/gpt2_torch.py not present, skipped" >>"$summary"
 fi
 
-# 6. gpt2-124m through parity last, with what is left of the budget (host-bound: slowest in exact).
+# 6. gpt2-124m through parity last, with what is left of the budget: fast first (cuBLAS), then exact (the
+#    canonical-order kernels).
 for prec in fp32 bf16; do
   for num in fast exact; do
-    run gpt2-124m "$prec" "$num" 240 --steps 2 --micro-batch-size 1 --seq-len "${PARITY_GPU_T:-256}"
+    n=6
+    [ "$num" = exact ] && n=3
+    run gpt2-124m "$prec" "$num" 240 --steps $n --micro-batch-size "${PARITY_GPU_B:-4}" --seq-len "${PARITY_GPU_T:-1024}"
   done
 done
 
 {
   echo
-  echo "## parity train (CUDA build; gpt2-124m: 2 steps, b=1, T=${PARITY_GPU_T:-256})"
+  echo "## parity train (CUDA build, --target device; gpt2-124m: b=${PARITY_GPU_B:-4}, T=${PARITY_GPU_T:-1024}; means leave out step 1)"
   echo
   cat "$runs"
   echo
