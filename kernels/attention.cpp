@@ -9,6 +9,11 @@
 //   dq alike; dk[t] = Σ_{t1} datt[t1, t] q[t1] and dv alike, over all T rows (zeros for t1 < t).
 // A zero term adds ±0 to a partial sum that can only be ±0 if every earlier term was, so the result is the
 // sum without it (the unit tests compare with the term-by-term canonical form).
+//
+// The device forms (kernel target device; both numerics) compute that term-by-term canonical form directly,
+// one thread per output element (scores, dpre, out, dqkv) or per softmax row, so they give the host's exact
+// bits. The backward pass keeps the whole dpre matrix [S, Hl, T, T] in unified scratch: dk and dv need every
+// row of it.
 #include "kernels/attention.hpp"
 
 #include <algorithm>
@@ -16,6 +21,7 @@
 #include <vector>
 
 #include "kernels/canonical.hpp"
+#include "kernels/device.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/parallel.hpp"
 #include "kernels/vmath.hpp"
@@ -40,7 +46,105 @@ void softmax_row(float* a, long t, long T, float scale) {
 }
 }  // namespace
 
+namespace devk {
+
+// M[s, h, t, t2] = canonical_dot(x row t, y row t2) over hs for t2 <= t, 0 after the diagonal. Row t of x for
+// (s, h) starts at x + (s*T + t)*ldx + h*hsx, row t2 of y at y + (s*T + t2)*ldy + h*hsy.
+void causal_dots_device(float* M, const float* x, long ldx, long hsx, const float* y, long ldy, long hsy, long S,
+                        long T, long Hl, long hs) {
+  device_for("parity::attention_dots_device", S * Hl * T * T, KOKKOS_LAMBDA(long i) {
+    const long t2 = i % T, t = (i / T) % T, u = i / (T * T), h = u % Hl, s = u / Hl;
+    M[i] = t2 <= t ? dev::canonical_dot(x + (s * T + t) * ldx + h * hsx, y + (s * T + t2) * ldy + h * hsy, hs)
+                   : 0.0f;
+  });
+}
+
+// softmax_row on every row of att (scores in, probabilities out; the zeros past the diagonal stay).
+void softmax_rows_device(float* att, long rows, long T, float scale) {
+  device_for("parity::attention_softmax_device", rows, KOKKOS_LAMBDA(long row) {
+    const long t = row % T;
+    float* a = att + row * T;
+    float mx = -INFINITY;
+    for (long t2 = 0; t2 <= t; ++t2) {
+      a[t2] = a[t2] * scale;
+      mx = dev::max(mx, a[t2]);
+    }
+    for (long t2 = 0; t2 <= t; ++t2) a[t2] = vm::exp(a[t2] - mx);
+    const float inv = 1.0f / dev::canonical_sum(a, t + 1);
+    for (long t2 = 0; t2 <= t; ++t2) a[t2] = a[t2] * inv;
+  });
+}
+
+// out[s, t, h, d] = canonical_dot over t2 <= t of att[s, h, t, t2] · v[s, t2, h, d].
+void attention_out_device(float* out, const float* att, const float* qkv, long S, long T, long Hl, long hs) {
+  const long C3 = Hl * 3 * hs, Cl = Hl * hs;
+  device_for("parity::attention_out_device", S * T * Cl, KOKKOS_LAMBDA(long i) {
+    const long d = i % hs, h = (i / hs) % Hl, t = (i / Cl) % T, s = i / (T * Cl);
+    const float* a = att + ((s * Hl + h) * T + t) * T;
+    const float* v = qkv + s * T * C3 + h * 3 * hs + 2 * hs + d;
+    out[i] = dev::canonical_dot(a, v, t + 1, 1, C3);
+  });
+}
+
+void attention_forward(float* out, float* att, const float* qkv, long S, long T, long Hl, long hs) {
+  const long C3 = Hl * 3 * hs;
+  const float scale = 1.0f / sqrtf(static_cast<float>(hs));
+  causal_dots_device(att, qkv, C3, 3 * hs, qkv + hs, C3, 3 * hs, S, T, Hl, hs);  // q · k
+  softmax_rows_device(att, S * Hl * T, T, scale);
+  attention_out_device(out, att, qkv, S, T, Hl, hs);
+}
+
+// dpre[t, t2] = (att (datt − canonical_dot(att row, datt row, t+1))) · scale for t2 <= t, in place on datt.
+void softmax_backward_rows_device(float* D, const float* att, long rows, long T, float scale) {
+  device_for("parity::attention_dpre_device", rows, KOKKOS_LAMBDA(long row) {
+    const long t = row % T;
+    const float* a = att + row * T;
+    float* d = D + row * T;
+    const float dot = dev::canonical_dot(a, d, t + 1);
+    for (long t2 = 0; t2 <= t; ++t2) d[t2] = (a[t2] * (d[t2] - dot)) * scale;
+  });
+}
+
+// dqkv[s, t, h, part, d]: part 0 dq = (t+1)-term dot of dpre row t and k column d; part 1 dk = T-term dot of
+// dpre column t and q column d; part 2 dv = T-term dot of att column t and dO column d (zeros included).
+void attention_dqkv_device(float* dqkv, const float* D, const float* att, const float* dout, const float* qkv,
+                           long S, long T, long Hl, long hs) {
+  const long C3 = Hl * 3 * hs, Cl = Hl * hs;
+  device_for("parity::attention_dqkv_device", S * T * C3, KOKKOS_LAMBDA(long i) {
+    const long d = i % hs, part = (i / hs) % 3, h = (i / (3 * hs)) % Hl, t = (i / C3) % T, s = i / (T * C3);
+    const long u = s * Hl + h;
+    const float* q = qkv + s * T * C3 + h * 3 * hs + d;  // column d of q; k at + hs, v at + 2 hs
+    float r;
+    if (part == 0) {
+      r = dev::canonical_dot(D + (u * T + t) * T, q + hs, t + 1, 1, C3);
+    } else if (part == 1) {
+      r = dev::canonical_dot(D + u * T * T + t, q, T, T, C3);
+    } else {
+      r = dev::canonical_dot(att + u * T * T + t, dout + s * T * Cl + h * hs + d, T, T, Cl);
+    }
+    dqkv[i] = r;
+  });
+}
+
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, long S, long T,
+                        long Hl, long hs) {
+  const long C3 = Hl * 3 * hs, Cl = Hl * hs;
+  const float scale = 1.0f / sqrtf(static_cast<float>(hs));
+  static uvector<float> dpre;
+  dpre.resize(static_cast<size_t>(S * Hl * T * T));
+  float* D = dpre.data();
+  causal_dots_device(D, dout, Cl, hs, qkv + 2 * hs, C3, 3 * hs, S, T, Hl, hs);  // datt = dO · v
+  softmax_backward_rows_device(D, att, S * Hl * T, T, scale);
+  attention_dqkv_device(dqkv, D, att, dout, qkv, S, T, Hl, hs);
+}
+
+}  // namespace devk
+
 void attention_forward(float* out, float* att, const float* qkv, long S, long T, long Hl, long hs, Numerics num) {
+  if (on_device()) {
+    devk::attention_forward(out, att, qkv, S, T, Hl, hs);
+    return;
+  }
   const long C3 = Hl * 3 * hs, Cl = Hl * hs;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   const long rb = row_block(num);
@@ -61,6 +165,10 @@ void attention_forward(float* out, float* att, const float* qkv, long S, long T,
 
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, long S, long T,
                         long Hl, long hs, Numerics num) {
+  if (on_device()) {
+    devk::attention_backward(dqkv, dout, qkv, att, S, T, Hl, hs);
+    return;
+  }
   const long C3 = Hl * 3 * hs, Cl = Hl * hs;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   const long rb = row_block(num);

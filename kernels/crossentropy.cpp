@@ -5,13 +5,80 @@
 #include <vector>
 
 #include "kernels/canonical.hpp"
+#include "kernels/device.hpp"
 #include "kernels/parallel.hpp"
 #include "kernels/vmath.hpp"
 
 namespace parity {
 
+// Device forms (kernels/device.hpp): the host's three phases, with the VocabReduce callbacks (host code) on
+// unified-memory row arrays between them. Row reductions one thread per row; elementwise passes one thread per
+// logit. The targets are host memory to the caller and are copied into unified memory.
+// The loss takes logf (CUDA's on a GPU, which may differ from glibc's std::log by an ulp; in the CPU build it
+// is the same function).
+namespace devk {
+
 void crossentropy_forward(float* losses, float* logits, const int32_t* targets, long N, long Vl, long v_lo,
                           long V, const VocabReduce* reduce) {
+  const long Vreal = std::clamp(V - v_lo, 0L, Vl);
+  static uvector<float> mx_buf, sum_buf, tgt_buf;
+  static uvector<int32_t> targets_buf;
+  mx_buf.resize(N);
+  sum_buf.resize(N);
+  tgt_buf.resize(N);
+  targets_buf.assign(targets, targets + N);
+  float* mx = mx_buf.data();
+  float* sum = sum_buf.data();
+  float* tgt = tgt_buf.data();
+  const int32_t* tg = targets_buf.data();
+  device_for("crossentropy_max", N, KOKKOS_LAMBDA(long n) {
+    const float* l = logits + n * Vl;
+    float m = -INFINITY;
+    for (long v = 0; v < Vreal; ++v) m = dev::max(m, l[v]);
+    mx[n] = m;
+  });
+  if (reduce) reduce->max(mx, N);
+  device_for("crossentropy_target", N, KOKKOS_LAMBDA(long n) {
+    const long t = tg[n] - v_lo;
+    tgt[n] = (t >= 0 && t < Vl) ? logits[n * Vl + t] - mx[n] : 0.0f;
+  });
+  device_for("crossentropy_exp", N * Vl, KOKKOS_LAMBDA(long i) {
+    const long n = i / Vl, v = i % Vl;
+    logits[i] = v < Vreal ? vm::exp(logits[i] - mx[n]) : 0.0f;  // masked padding: exact zeros in the sum
+  });
+  device_for("crossentropy_sum", N, KOKKOS_LAMBDA(long n) { sum[n] = dev::canonical_sum(logits + n * Vl, Vl); });
+  if (reduce) {
+    reduce->tree_sum(sum, N);
+    reduce->tree_sum(tgt, N);
+  }
+  device_for("crossentropy_normalise", N * Vl, KOKKOS_LAMBDA(long i) {
+    const long n = i / Vl, v = i % Vl;
+    if (v < Vreal) logits[i] = logits[i] * (1.0f / sum[n]);
+  });
+  device_for("crossentropy_loss", N, KOKKOS_LAMBDA(long n) { losses[n] = logf(sum[n]) - tgt[n]; });
+}
+
+void crossentropy_backward(float* probs, const int32_t* targets, long N, long Vl, long v_lo, long V,
+                           float dloss) {
+  const long Vreal = std::clamp(V - v_lo, 0L, Vl);
+  static uvector<int32_t> targets_buf;
+  targets_buf.assign(targets, targets + N);
+  const int32_t* tg = targets_buf.data();
+  device_for("crossentropy_backward", N * Vl, KOKKOS_LAMBDA(long i) {
+    const long n = i / Vl, v = i % Vl;
+    const long t = tg[n] - v_lo;
+    probs[i] = v < Vreal ? (probs[i] - (v == t ? 1.0f : 0.0f)) * dloss : 0.0f;
+  });
+}
+
+}  // namespace devk
+
+void crossentropy_forward(float* losses, float* logits, const int32_t* targets, long N, long Vl, long v_lo,
+                          long V, const VocabReduce* reduce) {
+  if (on_device()) {
+    devk::crossentropy_forward(losses, logits, targets, N, Vl, v_lo, V, reduce);
+    return;
+  }
   const long Vreal = std::clamp(V - v_lo, 0L, Vl);  // this rank's unpadded columns
   std::vector<float> mx(N), sum(N), tgt(N);
   float* mxp = mx.data();
@@ -46,6 +113,10 @@ void crossentropy_forward(float* losses, float* logits, const int32_t* targets, 
 
 void crossentropy_backward(float* probs, const int32_t* targets, long N, long Vl, long v_lo, long V,
                            float dloss) {
+  if (on_device()) {
+    devk::crossentropy_backward(probs, targets, N, Vl, v_lo, V, dloss);
+    return;
+  }
   const long Vreal = std::clamp(V - v_lo, 0L, Vl);
   parallel_units("crossentropy_backward", N, [=](long n) {
     float* p = probs + n * Vl;

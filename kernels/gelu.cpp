@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/device.hpp"
 #include "kernels/parallel.hpp"
 #include "kernels/vmath.hpp"
 
@@ -15,6 +16,11 @@ constexpr long kChunk = 4096;  // elements per parallel unit
 KOKKOS_INLINE_FUNCTION float gelu_tanh(float x) { return vm::tanh(kGeluScale * (x + kGeluCube * x * x * x)); }
 // The per-element forward (host scalar path and device kernel); the AVX-512 loop mirrors it.
 KOKKOS_INLINE_FUNCTION float gelu_of(float x, float t) { return 0.5f * x * (1.0f + t); }
+// gelu'(x) given t = gelu_tanh(x) (host and device backward).
+KOKKOS_INLINE_FUNCTION float gelu_grad(float x, float t) {
+  const float sech2 = 1.0f - t * t;
+  return 0.5f * (1.0f + t) + 0.5f * x * sech2 * kGeluScale * (1.0f + 3.0f * kGeluCube * x * x);
+}
 
 // out[i], tanh_out[i] for i in [lo, hi). With a bias (fp32 only: no rounding in between), the input is
 // first inp[i] + bias[i - lo], stored back to inp: one pass instead of two.
@@ -48,13 +54,46 @@ void gelu_span(float* out, float* tanh_out, const float* inp, long lo, long hi, 
 
 }  // namespace
 
+// Device forms (kernels/device.hpp): one thread per element, the host's per-element operations.
+namespace devk {
+
+void bias_gelu_forward(float* out, float* tanh_out, float* pre, const float* bias, long N, long O, Precision prec) {
+  device_for("bias_gelu_forward", N * O, KOKKOS_LAMBDA(long i) {
+    // fp32: pre + bias stored, then GELU (no rounding); 16-bit: both stores rounded (dev::round is the
+    // identity for fp32, so one expression covers all three).
+    const float x = dev::round(prec, pre[i] + bias[i % O]);
+    pre[i] = x;
+    const float t = gelu_tanh(x);
+    if (tanh_out) tanh_out[i] = t;
+    out[i] = dev::round(prec, gelu_of(x, t));
+  });
+}
+
+void gelu_backward(float* dinp, const float* inp, const float* th, const float* dout, long n) {
+  device_for("gelu_backward", n, KOKKOS_LAMBDA(long i) {
+    const float x = inp[i];
+    const float t = th ? th[i] : gelu_tanh(x);
+    dinp[i] = dout[i] * gelu_grad(x, t);
+  });
+}
+
+}  // namespace devk
+
 void gelu_forward(float* out, float* tanh_out, const float* inp, long n) {
+  if (on_device()) {
+    gelu_forward_device(out, tanh_out, inp, n);
+    return;
+  }
   parallel_units("gelu_forward", (n + kChunk - 1) / kChunk, [=](long u) {
     gelu_span(out, tanh_out, inp, u * kChunk, std::min(n, (u + 1) * kChunk));
   });
 }
 
 void bias_gelu_forward(float* out, float* tanh_out, float* pre, const float* bias, long N, long O, Precision prec) {
+  if (on_device()) {
+    devk::bias_gelu_forward(out, tanh_out, pre, bias, N, O, prec);
+    return;
+  }
   parallel_units("bias_gelu_forward", N, [=](long r) {
     float* p = pre + r * O;
     if (prec == Precision::fp32) {  // nothing to round: bias, GELU and both stores in one pass
@@ -69,28 +108,27 @@ void bias_gelu_forward(float* out, float* tanh_out, float* pre, const float* bia
 }
 
 void gelu_backward(float* dinp, const float* inp, const float* th, const float* dout, long n) {
+  if (on_device()) {
+    devk::gelu_backward(dinp, inp, th, dout, n);
+    return;
+  }
   parallel_units("gelu_backward", (n + kChunk - 1) / kChunk, [=](long u) {
     const long hi = std::min(n, (u + 1) * kChunk);
     for (long i = u * kChunk; i < hi; ++i) {
       const float x = inp[i];
       const float t = th ? th[i] : gelu_tanh(x);
-      const float sech2 = 1.0f - t * t;
-      const float local = 0.5f * (1.0f + t) + 0.5f * x * sech2 * kGeluScale * (1.0f + 3.0f * kGeluCube * x * x);
-      dinp[i] = dout[i] * local;
+      dinp[i] = dout[i] * gelu_grad(x, t);
     }
   });
 }
 
 void gelu_forward_device(float* out, float* tanh_out, const float* inp, long n) {
-  using Exec = Kokkos::DefaultExecutionSpace;
-  Kokkos::parallel_for("gelu_forward_device", Kokkos::RangePolicy<Exec, Kokkos::IndexType<long>>(0, n),
-                       KOKKOS_LAMBDA(long i) {
-                         const float x = inp[i];
-                         const float t = gelu_tanh(x);
-                         if (tanh_out) tanh_out[i] = t;
-                         out[i] = gelu_of(x, t);
-                       });
-  Exec().fence();
+  device_for("gelu_forward_device", n, KOKKOS_LAMBDA(long i) {
+    const float x = inp[i];
+    const float t = gelu_tanh(x);
+    if (tanh_out) tanh_out[i] = t;
+    out[i] = gelu_of(x, t);
+  });
 }
 
 }  // namespace parity

@@ -8,6 +8,11 @@
 // canonical_dot, so the bits do not depend on tiling, edge padding or thread count. Operands are packed
 // into panels ([r][kMr] for A, [r][kNr] for B, zero-padded past the matrix edge; padding only ever feeds
 // outputs that are not stored) so that the inner loop reads them contiguously.
+//
+// Device forms (kernel target device, kernels/device.hpp): exact mode runs one thread per output element,
+// each a dev::canonical_dot over the reduction (the same operations in the same order as the host tiles, so
+// the same bits); consecutive thread indices write consecutive elements of an output row. Fast mode on the
+// device calls cuBLAS SGEMM (fp32, no TF32) in the CUDA build; in the CPU build it is the host BLAS path.
 #include "kernels/gemm.hpp"
 
 #include <Kokkos_Core.hpp>
@@ -20,10 +25,17 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "kernels/canonical.hpp"
+#include "kernels/device.hpp"
 #include "kernels/parallel.hpp"
+
+#if defined(PARITY_HAVE_CUDA)
+#include "kernels/cuda/gemm_cublas.hpp"
+#endif
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -169,7 +181,18 @@ void pack_panels(const Operand& op, long i0, long count, long n, long R, float* 
     });
     return;
   }
-  // Otherwise op.si == 1 (every operand has a unit stride): reduction index r selects a contiguous run of
+  if (op.si != 1) {  // neither stride is 1 (gemm_strided allows any strides): element by element
+    parallel_units("parity::gemm_pack_strided", count, [=](long q) {
+      float* d = dst + q * R * W;
+      for (long r = 0; r < R; ++r)
+        for (long w = 0; w < W; ++w) {
+          const long row = i0 + q * W + w;
+          d[r * W + w] = row < n ? op.p[row * op.si + r * op.sr] : 0.0f;
+        }
+    });
+    return;
+  }
+  // Otherwise op.si == 1: reduction index r selects a contiguous run of
   // count * W rows. Walk r in the outer loop so the source is read in whole runs (a strided read of W floats
   // per r and panel is latency-bound when the runs are far apart).
   constexpr long kPiece = 64;  // reduction indices per task, a multiple of 8
@@ -393,7 +416,52 @@ void exact_gemm(const Operand& A, const Operand& B, const float* bias, float* Y,
 
 }  // namespace
 
+namespace devk {
+
+// Y[m * ldy + n] = canonical_dot over r < R of A(m, r) · B(n, r), then + bias[n] if bias != nullptr: what
+// exact_gemm computes (an empty reduction gives +0, then + bias), one thread per output element.
+void exact_gemm_device(const float* a, long asi, long asr, const float* b, long bsi, long bsr, const float* bias,
+                       float* Y, long ldy, long M, long N, long R) {
+  if (M <= 0 || N <= 0) return;
+  device_for("parity::gemm_exact_device", M * N, KOKKOS_LAMBDA(long i) {
+    const long m = i / N, n = i - m * N;
+    float y = dev::canonical_dot(a + m * asi, b + n * bsi, R, asr, bsr);
+    if (bias) y = y + bias[n];
+    Y[m * ldy + n] = y;
+  });
+}
+
+#if defined(PARITY_HAVE_CUDA)
+// The process-wide cuBLAS handle for fast GEMMs on the device (created on first use, never destroyed: its
+// destructor would run after the CUDA runtime has gone at exit).
+cuda::CublasGemm& cublas() {
+  static cuda::CublasGemm* g = new cuda::CublasGemm();
+  return *g;
+}
+
+void cublas_sync() {
+  const cudaError_t e = cudaStreamSynchronize(cublas().stream());
+  if (e != cudaSuccess) throw std::runtime_error(std::string("cudaStreamSynchronize after cuBLAS GEMM failed: ") +
+                                                 cudaGetErrorString(e));
+}
+#endif
+
+}  // namespace devk
+
 void gemm_xwt(Numerics num, const float* X, const float* W, const float* bias, float* Y, long N, long K, long O) {
+  if (on_device()) {
+#if defined(PARITY_HAVE_CUDA)
+    if (num == Numerics::fast && K > 0) {
+      devk::cublas().xwt(Precision::fp32, X, W, bias, Y, N, K, O);
+      devk::cublas_sync();
+      return;
+    }
+#endif
+    if (num == Numerics::exact || K <= 0) {
+      devk::exact_gemm_device(X, K, 1, W, K, 1, bias, Y, O, N, O, K);
+      return;
+    }
+  }
   if (num == Numerics::exact || K <= 0) {  // an empty reduction is the same in both numerics
     exact_gemm({X, K, 1}, {W, K, 1}, bias, Y, N, O, K, O);
     return;
@@ -407,6 +475,19 @@ void gemm_xwt(Numerics num, const float* X, const float* W, const float* bias, f
 }
 
 void gemm_dyw(Numerics num, const float* dY, const float* W, float* dX, long N, long O, long K) {
+  if (on_device()) {
+#if defined(PARITY_HAVE_CUDA)
+    if (num == Numerics::fast && O > 0) {
+      devk::cublas().dyw(Precision::fp32, dY, W, dX, N, O, K);
+      devk::cublas_sync();
+      return;
+    }
+#endif
+    if (num == Numerics::exact || O <= 0) {
+      devk::exact_gemm_device(dY, O, 1, W, 1, K, nullptr, dX, K, N, K, O);
+      return;
+    }
+  }
   if (num == Numerics::exact || O <= 0) {
     exact_gemm({dY, O, 1}, {W, 1, K}, nullptr, dX, N, K, O, K);
     return;
@@ -416,6 +497,19 @@ void gemm_dyw(Numerics num, const float* dY, const float* W, float* dX, long N, 
 }
 
 void gemm_dytx(Numerics num, const float* dY, const float* X, float* dW, long N, long O, long K) {
+  if (on_device()) {
+#if defined(PARITY_HAVE_CUDA)
+    if (num == Numerics::fast && N > 0) {
+      devk::cublas().dytx(Precision::fp32, dY, X, dW, N, O, K);
+      devk::cublas_sync();
+      return;
+    }
+#endif
+    if (num == Numerics::exact || N <= 0) {
+      devk::exact_gemm_device(dY, 1, O, X, 1, K, nullptr, dW, K, O, K, N);
+      return;
+    }
+  }
   if (num == Numerics::exact || N <= 0) {
     exact_gemm({dY, 1, O}, {X, 1, K}, nullptr, dW, O, K, N, K);
     return;
@@ -426,6 +520,10 @@ void gemm_dytx(Numerics num, const float* dY, const float* X, float* dW, long N,
 
 void gemm_strided(Numerics num, Operand A, Operand B, float* Y, long ldy, long M, long N, long R) {
   if (M <= 0 || N <= 0) return;
+  if (on_device()) {  // both numerics: the exact kernel (same bits as the host's exact mode)
+    devk::exact_gemm_device(A.p, A.si, A.sr, B.p, B.si, B.sr, nullptr, Y, ldy, M, N, R);
+    return;
+  }
   // BLAS needs each operand contiguous along one of its indices; anything else takes the exact kernel.
   const bool blas_ok = (A.sr == 1 || A.si == 1) && (B.sr == 1 || B.si == 1);
   if (num == Numerics::exact || R <= 0 || !blas_ok) {
