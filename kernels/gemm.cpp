@@ -439,6 +439,27 @@ cuda::CublasGemm& cublas() {
   return *g;
 }
 
+// The operand in the fast-GEMM precision: itself (fp32), or converted to bf16/fp16 in device buffer `slot`
+// (grown as needed, never freed). The trainer's 16-bit operands already hold 16-bit values, so the
+// conversion is exact and cuBLAS's tensor cores see exactly what the host GEMM multiplies.
+const void* operand16(const float* src, long n, int slot) {
+  const Precision p = fast_gemm_precision();
+  if (p == Precision::fp32) return src;
+  static void* buf[2] = {nullptr, nullptr};
+  static long cap[2] = {0, 0};
+  if (n > cap[slot]) {
+    if (buf[slot]) cudaFree(buf[slot]);
+    buf[slot] = nullptr;
+    if (cudaMalloc(&buf[slot], n * cuda::element_bytes(p)) != cudaSuccess) {
+      cap[slot] = 0;
+      throw std::runtime_error("cudaMalloc of a 16-bit GEMM operand (" + std::to_string(n) + " elements) failed");
+    }
+    cap[slot] = n;
+  }
+  cuda::convert_from_float(p, src, buf[slot], n, cublas().stream());
+  return buf[slot];
+}
+
 void cublas_sync() {
   const cudaError_t e = cudaStreamSynchronize(cublas().stream());
   if (e != cudaSuccess) throw std::runtime_error(std::string("cudaStreamSynchronize after cuBLAS GEMM failed: ") +
@@ -448,11 +469,18 @@ void cublas_sync() {
 
 }  // namespace devk
 
+namespace {
+Precision g_fast_gemm_precision = Precision::fp32;
+}  // namespace
+void set_fast_gemm_precision(Precision p) { g_fast_gemm_precision = p; }
+Precision fast_gemm_precision() { return g_fast_gemm_precision; }
+
 void gemm_xwt(Numerics num, const float* X, const float* W, const float* bias, float* Y, long N, long K, long O) {
   if (on_device()) {
 #if defined(PARITY_HAVE_CUDA)
     if (num == Numerics::fast && K > 0) {
-      devk::cublas().xwt(Precision::fp32, X, W, bias, Y, N, K, O);
+      devk::cublas().xwt(fast_gemm_precision(), devk::operand16(X, N * K, 0), devk::operand16(W, O * K, 1), bias, Y,
+                         N, K, O);
       devk::cublas_sync();
       return;
     }
@@ -478,7 +506,8 @@ void gemm_dyw(Numerics num, const float* dY, const float* W, float* dX, long N, 
   if (on_device()) {
 #if defined(PARITY_HAVE_CUDA)
     if (num == Numerics::fast && O > 0) {
-      devk::cublas().dyw(Precision::fp32, dY, W, dX, N, O, K);
+      devk::cublas().dyw(fast_gemm_precision(), devk::operand16(dY, N * O, 0), devk::operand16(W, O * K, 1), dX, N,
+                         O, K);
       devk::cublas_sync();
       return;
     }
@@ -500,7 +529,8 @@ void gemm_dytx(Numerics num, const float* dY, const float* X, float* dW, long N,
   if (on_device()) {
 #if defined(PARITY_HAVE_CUDA)
     if (num == Numerics::fast && N > 0) {
-      devk::cublas().dytx(Precision::fp32, dY, X, dW, N, O, K);
+      devk::cublas().dytx(fast_gemm_precision(), devk::operand16(dY, N * O, 0), devk::operand16(X, N * K, 1), dW,
+                          N, O, K);
       devk::cublas_sync();
       return;
     }

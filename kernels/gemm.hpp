@@ -3,6 +3,7 @@
 // All matrices are row-major and contiguous; outputs are overwritten. In exact mode every output element is
 // bit-identical to parity::canonical_dot over the reduction index (then + bias), whatever the thread count.
 #pragma once
+#include "kernels/precision.hpp"
 
 namespace parity {
 
@@ -13,6 +14,13 @@ struct Operand {
   const float* p;
   long si, sr;
 };
+
+// Fast numerics on the GPU: the format the operands of gemm_xwt/dyw/dytx are known to hold (the trainer's
+// compute precision; default fp32). bf16 or fp16 operands are converted (exactly) to 16-bit and multiplied on
+// tensor cores with fp32 accumulation (cuBLAS GemmEx); fp32 runs SGEMM without TF32. No effect on the CPU or
+// in exact mode.
+void set_fast_gemm_precision(Precision p);
+Precision fast_gemm_precision();
 
 // Y[N,O] = X[N,K] · W[O,K]^T, reduction over K; then Y += bias[o] (after the reduction) if bias != nullptr.
 void gemm_xwt(Numerics, const float* X, const float* W, const float* bias, float* Y, long N, long K, long O);

@@ -86,6 +86,7 @@ TrainResult train(const TrainConfig& c) {
   const Precision prec = c.prec();
   set_host_threads(c.threads);
   set_kernel_target(c.target == "device" ? Target::device : Target::host);
+  set_fast_gemm_precision(prec);  // GPU fast mode: 16-bit operands on tensor cores
   Stage stage(c.model, c.numerics, prec, b, lay, g.tp_group(), static_cast<int>(slots));
   const Ownership own = make_ownership(lay, g, c.zero == 1);
   const Ownership whole{{Range{0, lay.total()}}, true};
