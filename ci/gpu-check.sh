@@ -4,14 +4,16 @@
 # libraries) and a CUDA runtime there (a CUDA toolkit, or PyTorch's nvidia-* wheels).
 #
 #   1. nvidia-smi;  2. the runtime libraries (bundle + this machine's CUDA);
-#   3. the GPU tests (cuBLAS GEMM against fp64, NCCL communicator, the device tree against the host tree);
+#   3. the GPU tests (cuBLAS GEMM against fp64, NCCL communicator, the device tree against the host tree, and
+#      every device-form kernel against its host form, bit for bit);
 #   4. `parity train` for tiny, exact and fast, fp32 and bf16 (per-run HDF5 results), every kernel on the GPU;
 #   4b. exact mode: 2-rank layouts (dp 2, tp 2, pp 2, sharing the one GPU through MPI on managed memory) must
 #      give the 1-rank GPU checkpoint bit for bit; the GPU's exact checkpoint is compared with the same
 #      binary's host kernels (--target host: the CPU's exact result) and the difference reported;
+#   5a. `parity train` for gpt2-124m, fast (cuBLAS), fp32 and bf16: tokens/s and MFU;
 #   5. the PyTorch peer (ci/peers/gpt2_torch.py), if that script exists: one step against parity's checkpoint
-#      and gradients, and its own GPU throughput at the tiny and gpt2-124m sizes;
-#   6. `parity train` for gpt2-124m (exact and fast, fp32 and bf16) with the rest of the budget;
+#      and gradients, and its own GPU throughput at parity's gpt2-124m size and batch, fp32 and bf16;
+#   6. `parity train` for gpt2-124m, exact, fp32 and bf16, with the rest of the budget;
 #   then results/gpu/summary.md (the tables) beside the logs and HDF5 files.
 #
 # Every command has a timeout, and the whole script a budget (PARITY_GPU_BUDGET seconds, default 480): runs
@@ -199,16 +201,21 @@ for prec in fp32 bf16; do
   fi
 done
 
+# 5a. gpt2-124m through parity, fast (cuBLAS): the throughput that goes next to PyTorch's.
+for prec in fp32 bf16; do
+  run gpt2-124m "$prec" fast 150 --steps 6 --micro-batch-size "${PARITY_GPU_B:-4}" --seq-len "${PARITY_GPU_T:-1024}"
+done
+
 # 5. The PyTorch peer (ci/peers/gpt2_torch.py, docs/peers.md), if present: (a) semantics: one step of the
 #    PyTorch model from parity's checkpoint of step 1 on parity's batch of step 2, compared with parity's
-#    gradients and update; (b) its throughput on the GPU at the same model sizes (not parity's: parity's
-#    layers still run on the host). Python runs without the bundle's libraries.
+#    gradients and update; (b) its throughput on the GPU at parity's gpt2-124m size and batch, fp32 and bf16
+#    (autocast). Python runs without the bundle's libraries.
 peer() { env -u LD_LIBRARY_PATH -u OPAL_PREFIX PYTHONUNBUFFERED=1 timeout "$@"; }
 if [ -f ci/peers/gpt2_torch.py ]; then
   echo >>"$summary"
   sem=$out/semantics
   mkdir -p "$sem"
-  if [ "$(left)" -lt 180 ]; then
+  if [ "$(left)" -lt 100 ]; then
     echo "PyTorch semantics check: skipped (budget)" >>"$summary"
   elif ! timeout 120 "$bundle/bin/parity" train --model tiny --steps 2 --micro-batch-size 2 --checkpoint-out \
       "$sem/ckpt_{step}.h5" --save-every 1 --dump-grads "$sem/grads_2.h5" --dump-step 2 >"$sem/parity.log" 2>&1; then
@@ -226,16 +233,16 @@ if [ -f ci/peers/gpt2_torch.py ]; then
   echo >>"$summary"
   echo "| PyTorch on the GPU | dtype | status | tok/s (median) |" >>"$summary"
   echo "|---|---|---|---|" >>"$summary"
-  for spec in "tiny 4 128 4 64 256 8" "gpt2-124m 12 768 12 1024 50257 8"; do
+  for spec in "gpt2-124m 12 768 12 ${PARITY_GPU_T:-1024} 50257 ${PARITY_GPU_B:-4}"; do
     read -r model L C H T V B <<<"$spec"
     for dtype in fp32 bf16; do
-      if [ "$(left)" -lt 150 ]; then
+      if [ "$(left)" -lt 120 ]; then
         echo "| $model | $dtype | skipped (budget) | |" >>"$summary"
         continue
       fi
       say "PyTorch $model $dtype"
       log=$out/torch-$model-$dtype.log
-      if peer 150 python3 ci/peers/gpt2_torch.py --device cuda --dtype "$dtype" --name "torch-$model-$dtype" \
+      if peer 120 python3 ci/peers/gpt2_torch.py --device cuda --dtype "$dtype" --name "torch-$model-$dtype" \
           --layers "$L" --channels "$C" --heads "$H" --seq "$T" --vocab "$V" --batch "$B" --steps 10 \
           --warmup-steps 3 --quiet >"$log" 2>&1; then
         tps=$(sed -n 's/^RESULT //p' "$log" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["tokens_per_s_median"])' 2>/dev/null || echo "?")
@@ -251,14 +258,9 @@ else
   echo "PyTorch peer: ci/peers/gpt2_torch.py not present, skipped" >>"$summary"
 fi
 
-# 6. gpt2-124m through parity last, with what is left of the budget: fast first (cuBLAS), then exact (the
-#    canonical-order kernels).
+# 6. gpt2-124m through parity in exact mode (the canonical-order kernels), with what is left of the budget.
 for prec in fp32 bf16; do
-  for num in fast exact; do
-    n=6
-    [ "$num" = exact ] && n=3
-    run gpt2-124m "$prec" "$num" 240 --steps $n --micro-batch-size "${PARITY_GPU_B:-4}" --seq-len "${PARITY_GPU_T:-1024}"
-  done
+  run gpt2-124m "$prec" exact 180 --steps 3 --micro-batch-size "${PARITY_GPU_B:-4}" --seq-len "${PARITY_GPU_T:-1024}"
 done
 
 {
