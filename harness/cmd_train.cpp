@@ -56,6 +56,10 @@ Command add_train(CLI::App& parent) {
                   "where the kernels run: host (CPU kernels) or device (Kokkos's default execution space, the GPU "
                   "in the CUDA build); exact results are the same bits")
       ->capture_default_str();
+  app->add_option("--comm", c->comm,
+                  "communicator for tensors: mpi (host-staged; ranks may share a GPU) or nccl (CUDA build, "
+                  "--target device, one GPU per rank); exact results are the same bits")
+      ->capture_default_str();
   app->add_option("--dp", c->dp, "data-parallel degree")->capture_default_str();
   app->add_option("--tp", c->tp, "tensor-parallel degree (Megatron-style)")->capture_default_str();
   app->add_option("--pp", c->pp, "pipeline-parallel degree (stages)")->capture_default_str();

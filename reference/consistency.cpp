@@ -69,16 +69,16 @@ void check_consistency(long step, const LocalLayout& lay, const Ownership& own, 
     if (name == "wte") wte_items.push_back({"tied wte shard", hash_bits(params + t.offset, t.size)});
   }
   if (g.dp > 1)
-    compare(step, g.dp_group(), dp_items, "data-parallel replicas",
+    compare(step, g.dp_host(), dp_items, "data-parallel replicas",
             [&](int r) { return world_of(g, r, g.tp_rank, g.pp_rank); });
   if (g.tp > 1)
-    compare(step, g.tp_group(), tp_items, "tensor-parallel ranks",
+    compare(step, g.tp_host(), tp_items, "tensor-parallel ranks",
             [&](int r) { return world_of(g, g.dp_rank, r, g.pp_rank); });
   // Tied wte: the first and the last stage hold it. Compare through the pipeline group: stages without wte
   // contribute a zero hash that is never compared.
   if (g.pp > 1) {
     std::vector<uint64_t> mine{wte_items.empty() ? 0 : wte_items[0].hash};
-    const std::vector<uint64_t> all = gather_hashes(g.pp_group(), mine);
+    const std::vector<uint64_t> all = gather_hashes(g.pp_host(), mine);
     if (all.front() != all.back())
       throw Error("consistency check failed at step " + std::to_string(step) +
                   ": the tied wte differs between the first and the last pipeline stage (world ranks " +

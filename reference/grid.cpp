@@ -4,9 +4,14 @@
 
 #include "reference/error.hpp"
 
+#if defined(PARITY_HAVE_CUDA)
+#include "kernels/comm/nccl_communicator.hpp"
+#include "kernels/cuda/device_check.hpp"
+#endif
+
 namespace parity {
 
-ProcessGrid::ProcessGrid(int dp_, int tp_, int pp_) : dp(dp_), tp(tp_), pp(pp_) {
+ProcessGrid::ProcessGrid(int dp_, int tp_, int pp_, bool nccl_) : dp(dp_), tp(tp_), pp(pp_), nccl(nccl_) {
   if (dp < 1 || tp < 1 || pp < 1) throw Error("--dp, --tp and --pp must be >= 1");
   MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world_size);
@@ -22,23 +27,54 @@ ProcessGrid::ProcessGrid(int dp_, int tp_, int pp_) : dp(dp_), tp(tp_), pp(pp_) 
   tp_rank = world_rank % tp;
   dp_rank = (world_rank / tp) % dp;
   pp_rank = world_rank / (tp * dp);
-  if (world_size == 1) {
+#if !defined(PARITY_HAVE_CUDA)
+  if (nccl) throw Error("--comm nccl: this build has no NCCL (the CUDA build has it: docs/gpu.md)");
+#endif
+  if (world_size == 1) {  // nothing to communicate: NCCL or not
     world_ = make_self_communicator();
     dp_comm_ = make_self_communicator();
     tp_comm_ = make_self_communicator();
     pp_comm_ = make_self_communicator();
     return;
   }
+#if defined(PARITY_HAVE_CUDA)
+  if (nccl) {  // one GPU per rank: NCCL refuses two ranks on one device
+    MPI_Comm node;
+    int local = 1;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &local);
+    MPI_Comm_free(&node);
+    const int gpus = cuda::device_count();
+    int bad = local > gpus ? 1 : 0;
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (bad)
+      throw Error("--comm nccl needs one GPU per rank, but a node runs more ranks than it has GPUs (here " +
+                  std::to_string(local) + " ranks, " + std::to_string(gpus) +
+                  " GPUs); use --comm mpi to share GPUs (a correctness check, docs/gpu.md)");
+  }
+#endif
+  // A data group: NCCL (its MPI twin kept for host data) or MPI.
+  auto group = [&](MPI_Comm c, std::unique_ptr<Communicator>& data, std::unique_ptr<Communicator>& host) {
+    data = make_mpi_communicator(c);
+#if defined(PARITY_HAVE_CUDA)
+    if (nccl) {
+      host = std::move(data);
+      data = make_nccl_communicator(c);
+    }
+#else
+    (void)host;
+#endif
+  };
   MPI_Comm c;
   world_ = make_mpi_communicator(MPI_COMM_WORLD);
   MPI_Comm_split(MPI_COMM_WORLD, pp_rank * dp + dp_rank, tp_rank, &c);  // same (stage, replica)
-  tp_comm_ = make_mpi_communicator(c);
+  group(c, tp_comm_, host_[1]);
   MPI_Comm_free(&c);
   MPI_Comm_split(MPI_COMM_WORLD, pp_rank * tp + tp_rank, dp_rank, &c);  // same (stage, shard)
-  dp_comm_ = make_mpi_communicator(c);
+  group(c, dp_comm_, host_[0]);
   MPI_Comm_free(&c);
   MPI_Comm_split(MPI_COMM_WORLD, dp_rank * tp + tp_rank, pp_rank, &c);  // same (replica, shard)
-  pp_comm_ = make_mpi_communicator(c);
+  group(c, pp_comm_, host_[2]);
   MPI_Comm_free(&c);
 }
 

@@ -8,20 +8,29 @@
 
 namespace parity {
 
+// Two sets of groups. The data groups carry the tensors (activations, gradients, parameters): MPI, or with
+// nccl = true (CUDA build, --comm nccl) NCCL on device buffers. The host groups are always MPI and carry
+// what lives in host memory: the step's loss, the consistency check's hashes.
 class ProcessGrid {
  public:
   // Needs MPI initialised; checks that the world size equals dp * tp * pp (parity::Error otherwise, naming
-  // what would fit). With one rank, every group is the self communicator.
-  ProcessGrid(int dp, int tp, int pp);
+  // what would fit). With one rank, every group is the self communicator. nccl: see above (parity::Error in a
+  // build without NCCL, or when a node has more ranks than GPUs: NCCL needs a GPU per rank).
+  ProcessGrid(int dp, int tp, int pp, bool nccl = false);
   int dp, tp, pp;
   int world_rank = 0, world_size = 1, dp_rank = 0, tp_rank = 0, pp_rank = 0;
   Communicator& world() { return *world_; }
   Communicator& dp_group() { return *dp_comm_; }
   Communicator& tp_group() { return *tp_comm_; }
   Communicator& pp_group() { return *pp_comm_; }  // rank in it = stage
+  Communicator& dp_host() { return host_[0] ? *host_[0] : *dp_comm_; }
+  Communicator& tp_host() { return host_[1] ? *host_[1] : *tp_comm_; }
+  Communicator& pp_host() { return host_[2] ? *host_[2] : *pp_comm_; }
+  bool nccl = false;
 
  private:
   std::unique_ptr<Communicator> world_, dp_comm_, tp_comm_, pp_comm_;
+  std::unique_ptr<Communicator> host_[3];  // MPI twins of the data groups when those are NCCL
 };
 
 }  // namespace parity

@@ -20,6 +20,7 @@ void write_results(const std::string& path, const TrainConfig& c, const std::str
   w.attr(g, "zero", static_cast<int64_t>(c.zero));
   w.attr(g, "threads_per_rank", static_cast<int64_t>(c.threads));
   w.attr(g, "kernel_target", c.target);
+  w.attr(g, "communicator", c.comm);
   w.attr(g, "micro_batches", static_cast<int64_t>(c.micro_batches));
   w.attr(g, "micro_batch_size", static_cast<int64_t>(c.micro_batch_size));
   w.attr(g, "model", c.model_name);

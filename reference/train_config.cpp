@@ -18,6 +18,8 @@ void validate(const TrainConfig& c) {
   need(c.micro_batches >= 1, "--micro-batches must be >= 1");
   need(c.micro_batch_size >= 1, "--micro-batch-size must be >= 1");
   need(c.target == "host" || c.target == "device", "--target must be host or device, got '" + c.target + "'");
+  need(c.comm == "mpi" || c.comm == "nccl", "--comm must be mpi or nccl, got '" + c.comm + "'");
+  need(c.comm != "nccl" || c.target == "device", "--comm nccl needs --target device (NCCL reads device memory)");
   need(c.threads >= 1 && c.threads <= 1024, "--threads must be between 1 and 1024, got " + std::to_string(c.threads));
   if (c.numerics == Numerics::exact)
     need((c.micro_batches & (c.micro_batches - 1)) == 0,

@@ -42,6 +42,10 @@ struct TrainConfig {
   std::string target = "host";
 #endif
 
+  // The data groups' communicator: "mpi" (host-staged; any number of ranks per GPU) or "nccl" (CUDA build,
+  // --target device, one GPU per rank). Exact results are the same bits.
+  std::string comm = "mpi";
+
   // Parallel layout: world = dp * tp * pp ranks (TP innermost, then DP, then PP).
   int dp = 1, tp = 1, pp = 1;
   std::vector<long> pp_split;  // layers per stage; empty = even

@@ -62,7 +62,7 @@ std::string run_id(const TrainConfig& c) {
 
 TrainResult train(const TrainConfig& c) {
   validate(c);
-  ProcessGrid g(c.dp, c.tp, c.pp);
+  ProcessGrid g(c.dp, c.tp, c.pp, c.comm == "nccl");
   const bool root = g.world_rank == 0;
   auto data = make_token_source(c.data, c.seed, static_cast<int>(c.model.V));
   if (data->vocab_size() > c.model.V)
@@ -276,8 +276,8 @@ TrainResult train(const TrainConfig& c) {
     // The loss: the last stage's subtree over this DP rank's micro-batches, the tree over DP ranks, then
     // the one division by the token count; every stage learns it from the last.
     float loss_sum = spec.last() ? loss_tree.result() : 0.0f;
-    if (g.dp > 1) g.dp_group().allreduce_sum(&loss_sum, 1, Numerics::exact);
-    if (g.pp > 1) pipe.broadcast(&loss_sum, 1, c.pp - 1);
+    if (g.dp > 1) g.dp_host().allreduce_sum(&loss_sum, 1, Numerics::exact);  // a host scalar: MPI
+    if (g.pp > 1) g.pp_host().broadcast(&loss_sum, 1, c.pp - 1);
     const float loss = loss_sum / static_cast<float>(tokens);
     if (!std::isfinite(loss)) {
       char lr[32];

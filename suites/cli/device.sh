@@ -62,4 +62,15 @@ run_parity bad.out bad.err train --model tiny --steps 1 --target gpu
 grep -q -- "--target must be host or device" bad.err || { show_file stderr bad.err; fail "no clear message"; }
 pass "exit $RC: $(head -c 200 bad.err)"
 
+check "--comm nccl is refused where it cannot work, naming why"
+run_parity nccl.out nccl.err train --model tiny --steps 1 --comm nccl --target host
+[[ $RC -ne 0 ]] && grep -q -- "--comm nccl needs --target device" nccl.err || { show_file stderr nccl.err; fail "--comm nccl --target host"; }
+run_parity nccl2.out nccl2.err train --model tiny --steps 1 --comm nccl --target device
+if [[ $RC -ne 0 ]]; then  # the CPU build: no NCCL
+  grep -q "this build has no NCCL" nccl2.err || { show_file stderr nccl2.err; fail "--comm nccl in a build without NCCL"; }
+  pass "refused: $(cat nccl.err) / $(cat nccl2.err)"
+else
+  pass "refused with --target host; accepted with --target device (a build with NCCL, one rank)"
+fi
+
 finish
