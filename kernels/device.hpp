@@ -41,6 +41,19 @@ const char* to_string(Target t);  // "host" | "device"
 // What "device" means in this build: "cuda" (Kokkos CUDA backend) or the host space's name ("serial", ...).
 const char* device_space_name();
 
+// Sets the target for one scope and restores the previous one at its end (tests, and callers that need one
+// kernel on a given target).
+class ScopedTarget {
+ public:
+  explicit ScopedTarget(Target t) : saved_(kernel_target()) { set_kernel_target(t); }
+  ~ScopedTarget() { set_kernel_target(saved_); }
+  ScopedTarget(const ScopedTarget&) = delete;
+  ScopedTarget& operator=(const ScopedTarget&) = delete;
+
+ private:
+  Target saved_;
+};
+
 // f(i) for i in [0, n) on the default execution space, then a fence.
 template <class F>
 inline void device_for(const char* label, long n, const F& f) {

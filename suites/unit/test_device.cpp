@@ -22,10 +22,7 @@ uint32_t bits(float f) {
   return u;
 }
 
-struct TargetGuard {
-  explicit TargetGuard(Target t) { set_kernel_target(t); }
-  ~TargetGuard() { set_kernel_target(Target::host); }
-};
+using TargetGuard = ScopedTarget;  // kernels/device.hpp
 
 std::vector<float> random_values(long n, uint32_t seed) {
   std::mt19937 rng(seed);

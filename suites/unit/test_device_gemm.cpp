@@ -20,13 +20,7 @@ namespace {
 
 using VecF = uvector<float>;
 
-// Sets the kernel target for one scope and restores host at its end (also when an assertion returns early).
-struct TargetGuard {
-  explicit TargetGuard(Target t) { set_kernel_target(t); }
-  ~TargetGuard() { set_kernel_target(Target::host); }
-  TargetGuard(const TargetGuard&) = delete;
-  TargetGuard& operator=(const TargetGuard&) = delete;
-};
+using TargetGuard = ScopedTarget;  // kernels/device.hpp
 
 // Random values, with some signed zeros mixed in (sign-of-zero handling must agree too).
 VecF random_vec(long n, uint32_t seed, bool zeros = true) {

@@ -25,13 +25,7 @@ namespace {
 using UF = uvector<float>;
 using UI = uvector<int32_t>;
 
-// Sets the kernel target for a scope; back to host at the end (also when an assertion fails).
-struct TargetGuard {
-  explicit TargetGuard(Target t) { set_kernel_target(t); }
-  ~TargetGuard() { set_kernel_target(Target::host); }
-  TargetGuard(const TargetGuard&) = delete;
-  TargetGuard& operator=(const TargetGuard&) = delete;
-};
+using TargetGuard = ScopedTarget;  // kernels/device.hpp
 
 UF normal(long n, uint32_t seed, float scale = 1.0f, float mean = 0.0f) {
   std::mt19937 gen(seed);
