@@ -14,8 +14,8 @@ namespace parity {
 // Device forms (kernels/device.hpp): the host's three phases, with the VocabReduce callbacks (host code) on
 // unified-memory row arrays between them. Row reductions one thread per row; elementwise passes one thread per
 // logit. The targets are host memory to the caller and are copied into unified memory.
-// The loss takes logf (CUDA's on a GPU, which may differ from glibc's std::log by an ulp; in the CPU build it
-// is the same function).
+// The per-token loss is taken on the host with glibc's std::log, as the host form does (CUDA's logf may differ
+// by an ulp).
 namespace devk {
 
 void crossentropy_forward(float* losses, float* logits, const int32_t* targets, long N, long Vl, long v_lo,
@@ -55,7 +55,9 @@ void crossentropy_forward(float* losses, float* logits, const int32_t* targets, 
     const long n = i / Vl, v = i % Vl;
     if (v < Vreal) logits[i] = logits[i] * (1.0f / sum[n]);
   });
-  device_for("crossentropy_loss", N, KOKKOS_LAMBDA(long n) { losses[n] = logf(sum[n]) - tgt[n]; });
+  // The loss on the host (N values, managed memory, read after the fence): std::log is glibc's on both
+  // targets, where CUDA's logf could differ by an ulp — so the GPU's losses are the CPU's bits too.
+  for (long n = 0; n < N; ++n) losses[n] = std::log(sum[n]) - tgt[n];
 }
 
 void crossentropy_backward(float* probs, const int32_t* targets, long N, long Vl, long v_lo, long V,
