@@ -12,8 +12,8 @@
 namespace parity {
 
 // Device forms (kernels/device.hpp): the host's three phases, with the VocabReduce callbacks (host code) on
-// unified-memory row arrays between them. Row reductions one thread per row; elementwise passes one thread per
-// logit. The targets are host memory to the caller and are copied into unified memory.
+// unified-memory row arrays between them. The row max and sum over the vocabulary two-phase (32-wide blocks of
+// every row in parallel, then one thread per row); elementwise passes one thread per logit. The targets are host memory to the caller and are copied into unified memory.
 // The per-token loss is taken on the host with glibc's std::log, as the host form does (CUDA's logf may differ
 // by an ulp).
 namespace devk {
@@ -31,12 +31,7 @@ void crossentropy_forward(float* losses, float* logits, const int32_t* targets, 
   float* sum = sum_buf.data();
   float* tgt = tgt_buf.data();
   const int32_t* tg = targets_buf.data();
-  device_for("crossentropy_max", N, KOKKOS_LAMBDA(long n) {
-    const float* l = logits + n * Vl;
-    float m = -INFINITY;
-    for (long v = 0; v < Vreal; ++v) m = dev::max(m, l[v]);
-    mx[n] = m;
-  });
+  row_max_2p(logits, N, Vreal, Vl, mx);  // two-phase: 32-wide blocks of every row in parallel
   if (reduce) reduce->max(mx, N);
   device_for("crossentropy_target", N, KOKKOS_LAMBDA(long n) {
     const long t = tg[n] - v_lo;
@@ -46,7 +41,7 @@ void crossentropy_forward(float* losses, float* logits, const int32_t* targets, 
     const long n = i / Vl, v = i % Vl;
     logits[i] = v < Vreal ? vm::exp(logits[i] - mx[n]) : 0.0f;  // masked padding: exact zeros in the sum
   });
-  device_for("crossentropy_sum", N, KOKKOS_LAMBDA(long n) { sum[n] = dev::canonical_sum(logits + n * Vl, Vl); });
+  row_sums_2p(logits, N, Vl, Vl, sum);
   if (reduce) {
     reduce->tree_sum(sum, N);
     reduce->tree_sum(tgt, N);

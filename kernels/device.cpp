@@ -117,6 +117,84 @@ void block_dots(const float* x, long n, float* out) {
   for (long u = 0; u < nu; ++u) out[u] = block_dot(x + u * kBlock, x + u * kBlock, std::min(kBlock * 1L, n - u * kBlock));
 }
 
+float* leaf_scratch(long n) {
+  static uvector<float> buf;
+  if (static_cast<long>(buf.size()) < n) buf.resize(n);
+  return buf.data();
+}
+
+namespace {
+KOKKOS_INLINE_FUNCTION float tree_of(const float* leaves, long nb, long bs) {
+  dev::TreeStack tree(nb);
+  for (long b = 0; b < nb; ++b) tree.push(leaves[b * bs]);
+  return tree.result();
+}
+}  // namespace
+
+void tree_of_leaves(const float* leaves, long count, long nb, long js, long bs, float* out) {
+  if (on_device()) {
+    device_for("tree_of_leaves", count, KOKKOS_LAMBDA(long j) { out[j] = tree_of(leaves + j * js, nb, bs); });
+    return;
+  }
+  for (long j = 0; j < count; ++j) out[j] = tree_of(leaves + j * js, nb, bs);
+}
+
+void column_sums_2p(const float* x, long rows, long width, long ld, float* out) {
+  if (!on_device()) {
+    column_sums(x, rows, width, ld, out);
+    return;
+  }
+  const long nb = (rows + kBlock - 1) / kBlock;
+  float* leaves = leaf_scratch(nb * width);  // [nb, width]
+  device_for("column_block_sums", nb * width, KOKKOS_LAMBDA(long i) {
+    const long b = i / width, c = i % width, hi = (b + 1) * dev::kBlk < rows ? (b + 1) * dev::kBlk : rows;
+    float s = 0.0f;
+    for (long r = b * dev::kBlk; r < hi; ++r) s = s + x[r * ld + c];
+    leaves[i] = s;
+  });
+  tree_of_leaves(leaves, width, nb, 1, width, out);
+}
+
+void row_sums_2p(const float* x, long rows, long n, long ld, float* out) {
+  const long nb = (n + kBlock - 1) / kBlock;
+  if (!on_device()) {
+    for (long r = 0; r < rows; ++r) out[r] = canonical_sum(x + r * ld, n);
+    return;
+  }
+  float* leaves = leaf_scratch(rows * nb);  // [rows, nb]
+  device_for("row_block_sums", rows * nb, KOKKOS_LAMBDA(long i) {
+    const long r = i / nb, b = i % nb, hi = (b + 1) * dev::kBlk < n ? (b + 1) * dev::kBlk : n;
+    float s = 0.0f;
+    for (long k = b * dev::kBlk; k < hi; ++k) s = s + x[r * ld + k];
+    leaves[i] = s;
+  });
+  tree_of_leaves(leaves, rows, nb, nb, 1, out);
+}
+
+void row_max_2p(const float* x, long rows, long n, long ld, float* out) {
+  const long nb = (n + kBlock - 1) / kBlock;
+  if (!on_device()) {
+    for (long r = 0; r < rows; ++r) {
+      float m = -INFINITY;
+      for (long k = 0; k < n; ++k) m = std::max(m, x[r * ld + k]);
+      out[r] = m;
+    }
+    return;
+  }
+  float* leaves = leaf_scratch(rows * nb);
+  device_for("row_block_max", rows * nb, KOKKOS_LAMBDA(long i) {
+    const long r = i / nb, b = i % nb, hi = (b + 1) * dev::kBlk < n ? (b + 1) * dev::kBlk : n;
+    float m = -INFINITY;
+    for (long k = b * dev::kBlk; k < hi; ++k) m = dev::max(m, x[r * ld + k]);
+    leaves[i] = m;
+  });
+  device_for("row_max", rows, KOKKOS_LAMBDA(long r) {
+    float m = -INFINITY;
+    for (long b = 0; b < nb; ++b) m = dev::max(m, leaves[r * nb + b]);
+    out[r] = m;
+  });
+}
+
 bool any_nonfinite(const float* x, long n) {
   if (on_device()) {
     long bad = 0;

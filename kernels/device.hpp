@@ -99,6 +99,23 @@ void add_rows(float* out, const float* row, long N, long C, long period);
 // out[u] = block_dot(x + 32u, x + 32u, min(32, n - 32u)): the sums of squares of the 32-element units of the
 // gradient norm (reference/ownership.cpp), sequential fma from +0 as canonical.hpp's block_dot.
 void block_dots(const float* x, long n, float* out);
+// Two-phase canonical sums for the device: a long sum per thread leaves most of a GPU idle (a bias gradient
+// is O threads walking N rows), so the 32-element blocks of every sum are summed in parallel first (from +0,
+// in order), then one thread per sum combines its blocks with the tree. The same additions in the same order
+// as dev::canonical_sum, so the same bits. On the host target they are the host loops.
+//   column_sums_2p: out[c] = canonical sum over r < rows of x[r*ld + c], c < width
+//   row_sums_2p:    out[r] = canonical sum over i < n of x[r*ld + i], r < rows
+//   row_max_2p:     out[r] = max over i < n of x[r*ld + i] in std::max's order (the first of equal maxima: the
+//                   block maxima combined in block order give the same element), -inf for n = 0
+//   tree_of_leaves: out[j] = the pairwise tree over leaves[j*js + b*bs], b < nb (phase 2 alone, for callers
+//                   whose phase 1 computes its terms)
+void column_sums_2p(const float* x, long rows, long width, long ld, float* out);
+void row_sums_2p(const float* x, long rows, long n, long ld, float* out);
+void row_max_2p(const float* x, long rows, long n, long ld, float* out);
+void tree_of_leaves(const float* leaves, long count, long nb, long js, long bs, float* out);
+// The process-wide unified buffer the two-phase sums keep their block sums in (grown as needed).
+float* leaf_scratch(long n);
+
 // 1 if any of x[0, n) is inf or NaN.
 bool any_nonfinite(const float* x, long n);
 

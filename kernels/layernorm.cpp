@@ -9,8 +9,9 @@
 
 namespace parity {
 
-// Device forms (kernels/device.hpp): the host forms' operations in the same order, one thread per row (or
-// per column for the parameter gradients), the canonical sums through parity::dev.
+// Device forms (kernels/device.hpp): the host forms' operations in the same order, one thread per row; the
+// parameter gradients two-phase (row blocks in parallel, then the tree per channel); canonical sums through
+// parity::dev.
 namespace devk {
 
 // canonical_dot of f(i) and g(i), i in [0, n), for operands computed on the fly (as dev::canonical_dot).
@@ -70,10 +71,18 @@ void residual_layernorm_forward(float* out, float* mean, float* rstd, float* res
 
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, long N, long C) {
-  device_for("layernorm_backward_params", C, KOKKOS_LAMBDA(long c) {
-    dweight[c] = dev::canonical_sum_of(N, [=](long n) { return dout[n * C + c] * ((inp[n * C + c] - mean[n]) * rstd[n]); });
-    dbias[c] = dev::canonical_sum(dout + c, N, C);
+  // Parameter gradients, two-phase (kernels/device.hpp): the 32-row blocks of every channel in parallel, then
+  // the tree per channel.
+  const long nb = (N + dev::kBlk - 1) / dev::kBlk;
+  float* leaves = leaf_scratch(nb * C);
+  device_for("layernorm_backward_dweight_blocks", nb * C, KOKKOS_LAMBDA(long i) {
+    const long b = i / C, c = i % C, hi = (b + 1) * dev::kBlk < N ? (b + 1) * dev::kBlk : N;
+    float s = 0.0f;
+    for (long n = b * dev::kBlk; n < hi; ++n) s = s + dout[n * C + c] * ((inp[n * C + c] - mean[n]) * rstd[n]);
+    leaves[i] = s;
   });
+  tree_of_leaves(leaves, C, nb, 1, C, dweight);
+  column_sums_2p(dout, N, C, C, dbias);
   device_for("layernorm_backward_dinp", N, KOKKOS_LAMBDA(long n) {
     const float* x = inp + n * C;
     const float* dy = dout + n * C;

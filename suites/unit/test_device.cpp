@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -111,6 +112,39 @@ TEST(Device, HelpersGiveTheSameBitsOnBothTargets) {
   EXPECT_TRUE(nonfinite[1][1]);
   EXPECT_TRUE(nonfinite[1][2]);
   EXPECT_EQ(bits(out[1][0]), bits(2.0f));
+}
+
+// The two-phase sums (block sums in parallel, then the tree) against the one-pass canonical forms, and the
+// two-phase max against the sequential std::max loop, with ties of +0/-0 and NaNs that it must skip.
+TEST(Device, TwoPhaseSumsAndMaxMatchTheOnePassForms) {
+  for (long rows : {1L, 31L, 33L, 100L}) {
+    for (long n : {0L, 1L, 32L, 45L, 257L}) {
+      std::vector<float> x = random_values(rows * n + 3, static_cast<uint32_t>(rows * 1000 + n));
+      for (size_t i = 0; i < x.size(); i += 7) x[i] = (i % 2) ? -0.0f : 0.0f;
+      if (x.size() > 20) x[19] = std::nanf("");
+      if (n >= 45) {  // row 0: all negative but a -0 (first) and a +0 in a later block: the max is the -0
+        for (long k = 0; k < n; ++k) x[k] = -std::fabs(x[k]) - 1.0f;
+        x[3] = -0.0f;
+        x[40] = 0.0f;
+      }
+      uvector<float> ux(x.begin(), x.end()), cs(n), rs(rows), rm(rows);
+      {
+        ScopedTarget t(Target::device);
+        column_sums_2p(ux.data(), rows, n, n, cs.data());
+        row_sums_2p(ux.data(), rows, n, n, rs.data());
+        row_max_2p(ux.data(), rows, n, n, rm.data());
+      }
+      std::vector<float> want(n);
+      if (n > 0) column_sums(x.data(), rows, n, n, want.data());
+      for (long c = 0; c < n; ++c) ASSERT_EQ(bits(cs[c]), bits(want[c])) << rows << "x" << n << " column " << c;
+      for (long r = 0; r < rows; ++r) {
+        ASSERT_EQ(bits(rs[r]), bits(canonical_sum(x.data() + r * n, n))) << rows << "x" << n << " row " << r;
+        float m = -INFINITY;
+        for (long k = 0; k < n; ++k) m = std::max(m, x[r * n + k]);
+        ASSERT_EQ(bits(rm[r]), bits(m)) << rows << "x" << n << " max of row " << r;
+      }
+    }
+  }
 }
 
 }  // namespace
