@@ -431,6 +431,20 @@ void exact_gemm_device(const float* a, long asi, long asr, const float* b, long 
   });
 }
 
+// Y = X·Wᵀ (+ bias) on the device. The kernel above has consecutive threads on consecutive outputs n, so it
+// reads B(n, r) coalesced only when B's output stride is 1; W [O, K] has it K. So W is first transposed into
+// a [K, O] scratch (the same values: the products and their order, hence the bits, do not change).
+void xwt_exact_device(const float* X, const float* W, const float* bias, float* Y, long N, long K, long O) {
+  static uvector<float> wt_buf;
+  wt_buf.resize(static_cast<size_t>(K * O));
+  float* wt = wt_buf.data();
+  device_for("parity::gemm_transpose_w", K * O, KOKKOS_LAMBDA(long i) {
+    const long k = i / O, o = i - k * O;
+    wt[i] = W[o * K + k];
+  });
+  exact_gemm_device(X, K, 1, wt, 1, O, bias, Y, O, N, O, K);
+}
+
 #if defined(PARITY_HAVE_CUDA)
 // The process-wide cuBLAS handle for fast GEMMs on the device (created on first use, never destroyed: its
 // destructor would run after the CUDA runtime has gone at exit).
@@ -486,7 +500,7 @@ void gemm_xwt(Numerics num, const float* X, const float* W, const float* bias, f
     }
 #endif
     if (num == Numerics::exact || K <= 0) {
-      devk::exact_gemm_device(X, K, 1, W, K, 1, bias, Y, O, N, O, K);
+      devk::xwt_exact_device(X, W, bias, Y, N, K, O);
       return;
     }
   }
