@@ -198,8 +198,9 @@ TEST(DeviceLayers, EncoderForward) {
   const long N = 70, T = 35, C = 96, V = 100;
   const UI tokens = uniform_tokens(N, 22, 0, V);
   // Whole vocabulary, and a vocab-parallel slice [40, 75) of it.
-  for (auto [lo, hi] : {std::pair<long, long>{0, V}, std::pair<long, long>{40, 75}})
+  for (const std::pair<long, long>& range : {std::pair<long, long>{0, V}, std::pair<long, long>{40, 75}})
     for (bool with_wpe : {true, false}) {
+      const long lo = range.first, hi = range.second;  // (lambdas may not capture structured bindings in C++17)
       std::vector<UF> init = {normal(N * C, 23, 9.0f), normal((hi - lo) * C, 24), normal(T * C, 25)};
       host_vs_device(init,
                      "encoder_forward vocab [" + std::to_string(lo) + ", " + std::to_string(hi) + ")" +
@@ -218,8 +219,9 @@ TEST(DeviceLayers, EncoderBackward) {
   for (long N : {70L, 350L})
     for (long V : {100L, 7L}) {
       const UI tokens = uniform_tokens(N, 26 + static_cast<uint32_t>(N + V), 0, static_cast<int32_t>(V));
-      for (auto [lo, hi] : {std::pair<long, long>{0, V}, std::pair<long, long>{V / 3, V - 1}})
+      for (const std::pair<long, long>& range : {std::pair<long, long>{0, V}, std::pair<long, long>{V / 3, V - 1}})
         for (bool with_wpe : {true, false}) {
+          const long lo = range.first, hi = range.second;
           // dwte starts nonzero (the LM head's part): the kernel adds onto it. dwpe is overwritten.
           std::vector<UF> init = {normal((hi - lo) * C, 27), normal(T * C, 28, 100.0f), normal(N * C, 29)};
           host_vs_device(init,
