@@ -26,6 +26,10 @@
 #include "kernels/parallel.hpp"
 #include "kernels/vmath.hpp"
 
+#if defined(PARITY_HAVE_CUDA)
+#include "kernels/cuda/gemm_cublas.hpp"
+#endif
+
 namespace parity {
 
 namespace {
@@ -59,8 +63,9 @@ void causal_dots_device(float* M, const float* x, long ldx, long hsx, const floa
   });
 }
 
-// softmax_row on every row of att (scores in, probabilities out; the zeros past the diagonal stay).
-void softmax_rows_device(float* att, long rows, long T, float scale) {
+// softmax_row on every row of att (scores in, probabilities out; the zeros past the diagonal stay, or are
+// written when zero_tail: the fast path's scores GEMM fills the whole row).
+void softmax_rows_device(float* att, long rows, long T, float scale, bool zero_tail = false) {
   device_for("parity::attention_softmax_device", rows, KOKKOS_LAMBDA(long row) {
     const long t = row % T;
     float* a = att + row * T;
@@ -72,6 +77,8 @@ void softmax_rows_device(float* att, long rows, long T, float scale) {
     for (long t2 = 0; t2 <= t; ++t2) a[t2] = vm::exp(a[t2] - mx);
     const float inv = 1.0f / dev::canonical_sum(a, t + 1);
     for (long t2 = 0; t2 <= t; ++t2) a[t2] = a[t2] * inv;
+    if (zero_tail)
+      for (long t2 = t + 1; t2 < T; ++t2) a[t2] = 0.0f;
   });
 }
 
@@ -95,13 +102,16 @@ void attention_forward(float* out, float* att, const float* qkv, long S, long T,
 }
 
 // dpre[t, t2] = (att (datt − canonical_dot(att row, datt row, t+1))) · scale for t2 <= t, in place on datt.
-void softmax_backward_rows_device(float* D, const float* att, long rows, long T, float scale) {
+void softmax_backward_rows_device(float* D, const float* att, long rows, long T, float scale,
+                                  bool zero_tail = false) {
   device_for("parity::attention_dpre_device", rows, KOKKOS_LAMBDA(long row) {
     const long t = row % T;
     const float* a = att + row * T;
     float* d = D + row * T;
     const float dot = dev::canonical_dot(a, d, t + 1);
     for (long t2 = 0; t2 <= t; ++t2) d[t2] = (a[t2] * (d[t2] - dot)) * scale;
+    if (zero_tail)
+      for (long t2 = t + 1; t2 < T; ++t2) d[t2] = 0.0f;
   });
 }
 
@@ -138,10 +148,69 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
   attention_dqkv_device(dqkv, D, att, dout, qkv, S, T, Hl, hs);
 }
 
+#if defined(PARITY_HAVE_CUDA)
+cuda::CublasGemm& cublas();  // kernels/gemm.cpp
+void cublas_sync();
+
+// Fast numerics on the GPU: the products as cuBLAS strided-batched SGEMMs (fp32, no TF32), one call per
+// sequence over its Hl heads, the softmax and its backward as above. Row-major [T, x] blocks with leading
+// dimension ld are column-major [x, T] matrices for cuBLAS, so each product is computed transposed:
+//   scores^T = K'^T·Q'  (Q' = Q^T, K' = K^T: hs x T, ld C3);  out^T = V'·att'  (att' = att^T: T x T, ld T)
+//   datt^T = V'^T·dO';  dq^T = K'·dpre';  dk^T = Q'·dpre'^T;  dv^T = dO'·att'^T
+void attention_forward_fast(float* out, float* att, const float* qkv, long S, long T, long Hl, long hs) {
+  const long C3 = Hl * 3 * hs, Cl = Hl * hs;
+  const float scale = 1.0f / sqrtf(static_cast<float>(hs));
+  for (long s = 0; s < S; ++s) {
+    const float* Q = qkv + s * T * C3;
+    cublas().sgemm_batched(true, false, T, T, hs, Q + hs, C3, 3 * hs, Q, C3, 3 * hs, att + s * Hl * T * T, T, T * T, Hl);
+  }
+  cublas_sync();
+  softmax_rows_device(att, S * Hl * T, T, scale, true);
+  for (long s = 0; s < S; ++s) {
+    const float* V = qkv + s * T * C3 + 2 * hs;
+    cublas().sgemm_batched(false, false, hs, T, T, V, C3, 3 * hs, att + s * Hl * T * T, T, T * T, out + s * T * Cl, Cl,
+                           hs, Hl);
+  }
+  cublas_sync();
+}
+
+void attention_backward_fast(float* dqkv, const float* dout, const float* qkv, const float* att, long S, long T,
+                             long Hl, long hs) {
+  const long C3 = Hl * 3 * hs, Cl = Hl * hs;
+  const float scale = 1.0f / sqrtf(static_cast<float>(hs));
+  static uvector<float> dpre;
+  dpre.resize(static_cast<size_t>(S * Hl * T * T));
+  float* D = dpre.data();
+  for (long s = 0; s < S; ++s) {  // datt = dO · v^T
+    cublas().sgemm_batched(true, false, T, T, hs, qkv + s * T * C3 + 2 * hs, C3, 3 * hs, dout + s * T * Cl, Cl, hs,
+                           D + s * Hl * T * T, T, T * T, Hl);
+  }
+  cublas_sync();
+  softmax_backward_rows_device(D, att, S * Hl * T, T, scale, true);
+  for (long s = 0; s < S; ++s) {
+    const float* Q = qkv + s * T * C3;
+    float* dQ = dqkv + s * T * C3;
+    const float* Ds = D + s * Hl * T * T;
+    const float* As = att + s * Hl * T * T;
+    cublas().sgemm_batched(false, false, hs, T, T, Q + hs, C3, 3 * hs, Ds, T, T * T, dQ, C3, 3 * hs, Hl);  // dq
+    cublas().sgemm_batched(false, true, hs, T, T, Q, C3, 3 * hs, Ds, T, T * T, dQ + hs, C3, 3 * hs, Hl);   // dk
+    cublas().sgemm_batched(false, true, hs, T, T, dout + s * T * Cl, Cl, hs, As, T, T * T, dQ + 2 * hs, C3, 3 * hs,
+                           Hl);  // dv
+  }
+  cublas_sync();
+}
+#endif
+
 }  // namespace devk
 
 void attention_forward(float* out, float* att, const float* qkv, long S, long T, long Hl, long hs, Numerics num) {
   if (on_device()) {
+#if defined(PARITY_HAVE_CUDA)
+    if (num == Numerics::fast) {
+      devk::attention_forward_fast(out, att, qkv, S, T, Hl, hs);
+      return;
+    }
+#endif
     devk::attention_forward(out, att, qkv, S, T, Hl, hs);
     return;
   }
@@ -166,6 +235,12 @@ void attention_forward(float* out, float* att, const float* qkv, long S, long T,
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, long S, long T,
                         long Hl, long hs, Numerics num) {
   if (on_device()) {
+#if defined(PARITY_HAVE_CUDA)
+    if (num == Numerics::fast) {
+      devk::attention_backward_fast(dqkv, dout, qkv, att, S, T, Hl, hs);
+      return;
+    }
+#endif
     devk::attention_backward(dqkv, dout, qkv, att, S, T, Hl, hs);
     return;
   }

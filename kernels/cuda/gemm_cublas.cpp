@@ -108,6 +108,18 @@ void CublasGemm::gemm(Precision p, bool trans_a, bool trans_b, long m, long n, l
                "cublasGemmEx");
 }
 
+void CublasGemm::sgemm_batched(bool trans_a, bool trans_b, long m, long n, long k, const float* A, long lda,
+                               long stride_a, const float* B, long ldb, long stride_b, float* C, long ldc,
+                               long stride_c, long batch) {
+  if (m <= 0 || n <= 0 || batch <= 0) return;
+  const float one = 1.0f, zero = 0.0f;
+  const cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  check_cublas(cublasSgemmStridedBatched(handle_, ta, tb, to_int(m, "m"), to_int(n, "n"), to_int(k, "k"), &one, A,
+                                         to_int(lda, "lda"), stride_a, B, to_int(ldb, "ldb"), stride_b, &zero, C,
+                                         to_int(ldc, "ldc"), stride_c, to_int(batch, "batch")),
+               "cublasSgemmStridedBatched");
+}
+
 void CublasGemm::xwt(Precision p, const void* X, const void* W, const float* bias, float* Y, long N, long K, long O) {
   if (N <= 0 || O <= 0) return;
   if (K <= 0) {  // an empty reduction: zeros (then the bias), as on the CPU

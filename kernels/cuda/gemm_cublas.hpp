@@ -36,6 +36,11 @@ class CublasGemm {
   void dyw(Precision p, const void* dY, const void* W, float* dX, long N, long O, long K);
   void dytx(Precision p, const void* dY, const void* X, float* dW, long N, long O, long K);
 
+  // Column-major, fp32 (SGEMM, no TF32), a batch of `batch` products: C_b = op(A_b) · op(B_b) with
+  // X_b = X + b * strideX, beta = 0 (cublasSgemmStridedBatched). For the fast attention on the GPU.
+  void sgemm_batched(bool trans_a, bool trans_b, long m, long n, long k, const float* A, long lda, long stride_a,
+                     const float* B, long ldb, long stride_b, float* C, long ldc, long stride_c, long batch);
+
   cudaStream_t stream() const { return stream_; }
   cublasContext* handle() const { return handle_; }
 

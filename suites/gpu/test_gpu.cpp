@@ -30,6 +30,8 @@
 #include "kernels/comm/nccl_detail.hpp"
 #include "kernels/cuda/device_check.hpp"
 #include "kernels/cuda/gemm_cublas.hpp"
+#include "kernels/attention.hpp"
+#include "kernels/device.hpp"
 #include "kernels/gelu.hpp"
 #include "kernels/precision.hpp"
 
@@ -367,6 +369,38 @@ TEST(GpuKernels, GeluDeviceMatchesHostBitForBit) {
   long differ = 0;
   for (long i = 0; i < n; ++i) differ += bits(gout[i]) != bits(out[i]) || bits(gth[i]) != bits(th[i]);
   EXPECT_EQ(differ, 0) << "of " << n << " GELU values differ between the GPU and the CPU";
+}
+
+// Fast attention on the GPU (cuBLAS strided-batched SGEMMs around the softmax kernels) against the exact
+// device kernels, forward and backward, on managed memory: within fp32 reassociation error.
+TEST(GpuKernels, AttentionFastMatchesExact) {
+  const long S = 2, T = 96, Hl = 3, hs = 32, C3 = Hl * 3 * hs, Cl = Hl * hs;
+  std::mt19937 gen(11);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  parity::uvector<float> qkv(S * T * C3), dout(S * T * Cl);
+  for (float& v : qkv) v = d(gen);
+  for (float& v : dout) v = d(gen);
+  parity::uvector<float> out[2], att[2], dqkv[2];
+  parity::ScopedTarget on(parity::Target::device);
+  for (int f = 0; f < 2; ++f) {
+    const parity::Numerics num = f ? parity::Numerics::fast : parity::Numerics::exact;
+    out[f].assign(S * T * Cl, NAN);
+    att[f].assign(S * Hl * T * T, NAN);
+    dqkv[f].assign(S * T * C3, NAN);
+    parity::attention_forward(out[f].data(), att[f].data(), qkv.data(), S, T, Hl, hs, num);
+    parity::attention_backward(dqkv[f].data(), dout.data(), qkv.data(), att[f].data(), S, T, Hl, hs, num);
+  }
+  auto close = [](const parity::uvector<float>& a, const parity::uvector<float>& b, const char* what) {
+    double worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(b[i])) << what << " " << i;
+      worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - b[i]) / (1.0 + std::fabs(static_cast<double>(a[i]))));
+    }
+    EXPECT_LT(worst, 1e-4) << what;
+  };
+  close(out[0], out[1], "out");
+  close(att[0], att[1], "att");
+  close(dqkv[0], dqkv[1], "dqkv");
 }
 
 int main(int argc, char** argv) {
