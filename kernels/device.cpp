@@ -65,6 +65,7 @@ void fill(float* x, long n, float value) {
 }
 
 void copy(float* dst, const float* src, long n) {
+  if (dst == src || n <= 0) return;  // (std::copy onto its own source is undefined)
   if (on_device()) {
     device_for("copy", n, KOKKOS_LAMBDA(long i) { dst[i] = src[i]; });
     return;

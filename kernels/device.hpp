@@ -88,7 +88,7 @@ using uvector = std::vector<T, UnifiedAllocator<T>>;
 
 // Small device-or-host helpers on unified memory (the target decides where they run).
 void fill(float* x, long n, float value);
-void copy(float* dst, const float* src, long n);
+void copy(float* dst, const float* src, long n);  // dst == src: nothing to do; other overlaps: not allowed
 // l[i] = l[i] + r[i]: a node of the elementwise pairwise tree (left + right).
 void add_into(float* l, const float* r, long n);
 // x[i] = x[i] * s
