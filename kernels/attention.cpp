@@ -136,13 +136,19 @@ void attention_dqkv_device(float* dqkv, const float* D, const float* att, const 
   });
 }
 
+// The backward's d(pre-softmax scores) for every (sequence, head), in unified memory: one buffer for the
+// exact and the fast path, grown as needed.
+float* dpre_scratch(long n) {
+  static uvector<float> buf;
+  if (static_cast<long>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
+  return buf.data();
+}
+
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, long S, long T,
                         long Hl, long hs) {
   const long C3 = Hl * 3 * hs, Cl = Hl * hs;
   const float scale = 1.0f / sqrtf(static_cast<float>(hs));
-  static uvector<float> dpre;
-  dpre.resize(static_cast<size_t>(S * Hl * T * T));
-  float* D = dpre.data();
+  float* D = dpre_scratch(S * Hl * T * T);
   causal_dots_device(D, dout, Cl, hs, qkv + 2 * hs, C3, 3 * hs, S, T, Hl, hs);  // datt = dO · v
   softmax_backward_rows_device(D, att, S * Hl * T, T, scale);
   attention_dqkv_device(dqkv, D, att, dout, qkv, S, T, Hl, hs);
@@ -178,9 +184,7 @@ void attention_backward_fast(float* dqkv, const float* dout, const float* qkv, c
                              long Hl, long hs) {
   const long C3 = Hl * 3 * hs, Cl = Hl * hs;
   const float scale = 1.0f / sqrtf(static_cast<float>(hs));
-  static uvector<float> dpre;
-  dpre.resize(static_cast<size_t>(S * Hl * T * T));
-  float* D = dpre.data();
+  float* D = dpre_scratch(S * Hl * T * T);
   for (long s = 0; s < S; ++s) {  // datt = dO · v^T
     cublas().sgemm_batched(true, false, T, T, hs, qkv + s * T * C3 + 2 * hs, C3, 3 * hs, dout + s * T * Cl, Cl, hs,
                            D + s * Hl * T * T, T, T * T, Hl);

@@ -13,7 +13,8 @@ namespace parity {
 
 // Device forms (kernels/device.hpp): the host's three phases, with the VocabReduce callbacks (host code) on
 // unified-memory row arrays between them. The row max and sum over the vocabulary two-phase (32-wide blocks of
-// every row in parallel, then one thread per row); elementwise passes one thread per logit. The targets are host memory to the caller and are copied into unified memory.
+// every row in parallel, then one thread per row); elementwise passes one thread per logit.
+// The targets are unified memory, as every buffer a device form takes.
 // The per-token loss is taken on the host with glibc's std::log, as the host form does (CUDA's logf may differ
 // by an ulp).
 namespace devk {
@@ -22,19 +23,16 @@ void crossentropy_forward(float* losses, float* logits, const int32_t* targets, 
                           long V, const VocabReduce* reduce) {
   const long Vreal = std::clamp(V - v_lo, 0L, Vl);
   static uvector<float> mx_buf, sum_buf, tgt_buf;
-  static uvector<int32_t> targets_buf;
   mx_buf.resize(N);
   sum_buf.resize(N);
   tgt_buf.resize(N);
-  targets_buf.assign(targets, targets + N);
   float* mx = mx_buf.data();
   float* sum = sum_buf.data();
   float* tgt = tgt_buf.data();
-  const int32_t* tg = targets_buf.data();
   row_max_2p(logits, N, Vreal, Vl, mx);  // two-phase: 32-wide blocks of every row in parallel
   if (reduce) reduce->max(mx, N);
   device_for("crossentropy_target", N, KOKKOS_LAMBDA(long n) {
-    const long t = tg[n] - v_lo;
+    const long t = targets[n] - v_lo;
     tgt[n] = (t >= 0 && t < Vl) ? logits[n * Vl + t] - mx[n] : 0.0f;
   });
   device_for("crossentropy_exp", N * Vl, KOKKOS_LAMBDA(long i) {
@@ -58,12 +56,9 @@ void crossentropy_forward(float* losses, float* logits, const int32_t* targets, 
 void crossentropy_backward(float* probs, const int32_t* targets, long N, long Vl, long v_lo, long V,
                            float dloss) {
   const long Vreal = std::clamp(V - v_lo, 0L, Vl);
-  static uvector<int32_t> targets_buf;
-  targets_buf.assign(targets, targets + N);
-  const int32_t* tg = targets_buf.data();
   device_for("crossentropy_backward", N * Vl, KOKKOS_LAMBDA(long i) {
     const long n = i / Vl, v = i % Vl;
-    const long t = tg[n] - v_lo;
+    const long t = targets[n] - v_lo;
     probs[i] = v < Vreal ? (probs[i] - (v == t ? 1.0f : 0.0f)) * dloss : 0.0f;
   });
 }

@@ -9,18 +9,15 @@
 
 namespace parity {
 
-// Device forms (kernels/device.hpp). The token ids are read on the host (they are host memory to the
-// caller) and copied into unified memory for the kernels.
+// Device forms (kernels/device.hpp). Like every buffer a device form takes, the token ids are unified memory
+// (Stage's come from the trainer's uvectors); the backward's grouping by token reads them on the host.
 namespace devk {
 
 void encoder_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe, long N, long T,
                      long C, long vocab_lo, long vocab_hi) {
-  static uvector<int32_t> tok_buf;
-  tok_buf.assign(tokens, tokens + N);
-  const int32_t* tok = tok_buf.data();
   device_for("encoder_forward", N * C, KOKKOS_LAMBDA(long i) {
     const long n = i / C, c = i % C;
-    const long v = tok[n];
+    const long v = tokens[n];
     const bool mine = v >= vocab_lo && v < vocab_hi;
     const float t = mine ? wte[(v - vocab_lo) * C + c] : 0.0f;
     out[i] = wpe ? t + wpe[(n % T) * C + c] : t;

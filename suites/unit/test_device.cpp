@@ -133,21 +133,24 @@ TEST(Device, TwoPhaseSumsAndMaxMatchTheOnePassForms) {
         x[3] = -0.0f;
         x[40] = 0.0f;
       }
-      uvector<float> ux(x.begin(), x.end()), cs(n), rs(rows), rm(rows);
-      {
-        ScopedTarget t(Target::device);
-        column_sums_2p(ux.data(), rows, n, n, cs.data());
-        row_sums_2p(ux.data(), rows, n, n, rs.data());
-        row_max_2p(ux.data(), rows, n, n, rm.data());
-      }
-      std::vector<float> want(n);
-      if (n > 0) column_sums(x.data(), rows, n, n, want.data());
-      for (long c = 0; c < n; ++c) ASSERT_EQ(bits(cs[c]), bits(want[c])) << rows << "x" << n << " column " << c;
-      for (long r = 0; r < rows; ++r) {
-        ASSERT_EQ(bits(rs[r]), bits(canonical_sum(x.data() + r * n, n))) << rows << "x" << n << " row " << r;
-        float m = -INFINITY;
-        for (long k = 0; k < n; ++k) m = std::max(m, x[r * n + k]);
-        ASSERT_EQ(bits(rm[r]), bits(m)) << rows << "x" << n << " max of row " << r;
+      for (Target target : {Target::host, Target::device}) {
+        uvector<float> ux(x.begin(), x.end()), cs(n), rs(rows), rm(rows);
+        {
+          ScopedTarget t(target);
+          column_sums_2p(ux.data(), rows, n, n, cs.data());
+          row_sums_2p(ux.data(), rows, n, n, rs.data());
+          row_max_2p(ux.data(), rows, n, n, rm.data());
+        }
+        std::vector<float> want(n);
+        if (n > 0) column_sums(x.data(), rows, n, n, want.data());
+        for (long c = 0; c < n; ++c)
+          ASSERT_EQ(bits(cs[c]), bits(want[c])) << to_string(target) << " " << rows << "x" << n << " column " << c;
+        for (long r = 0; r < rows; ++r) {
+          ASSERT_EQ(bits(rs[r]), bits(canonical_sum(x.data() + r * n, n))) << rows << "x" << n << " row " << r;
+          float m = -INFINITY;
+          for (long k = 0; k < n; ++k) m = std::max(m, x[r * n + k]);
+          ASSERT_EQ(bits(rm[r]), bits(m)) << rows << "x" << n << " max of row " << r;
+        }
       }
     }
   }

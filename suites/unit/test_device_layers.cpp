@@ -59,29 +59,10 @@ void expect_same_bits(const UF& host, const UF& device, const std::string& what)
   }
 }
 
-// Within `ulps` units in the last place (the per-token losses: logf on a GPU is CUDA's, within 1 ulp, not
-// glibc's; everything else is the same operations and must be the same bits).
-void expect_within_ulps(const UF& host, const UF& device, int ulps, const std::string& what) {
-  ASSERT_EQ(host.size(), device.size()) << what;
-  for (size_t i = 0; i < host.size(); ++i) {
-    const float tol = ulps * std::fabs(host[i]) * 0x1p-23f;
-    if (!(std::fabs(host[i] - device[i]) <= tol)) {
-      ADD_FAILURE() << what << ": element " << i << ": host " << host[i] << " device " << device[i] << " (more than "
-                    << ulps << " ulp apart)";
-      return;
-    }
-  }
-}
-
-// The loss's logarithm is glibc's on both targets (the device form takes it on the host), so the losses are
-// compared bit for bit too; the tolerance form stays for kernels with a device-only function.
-constexpr int kLogUlps = 0;
-
 // Runs f(buffers) with the host target on one copy and the device target on another, then compares every
-// buffer bitwise (buffer 0 within loss_ulps when that is > 0). f gets a vector of UF by reference (inputs
-// and outputs alike).
+// buffer bitwise. f gets a vector of UF by reference (inputs and outputs alike).
 template <class F>
-void host_vs_device(const std::vector<UF>& init, const std::string& what, F f, int loss_ulps = 0) {
+void host_vs_device(const std::vector<UF>& init, const std::string& what, F f) {
   std::vector<UF> h = init, d = init;
   {
     TargetGuard g(Target::host);
@@ -91,12 +72,7 @@ void host_vs_device(const std::vector<UF>& init, const std::string& what, F f, i
     TargetGuard g(Target::device);
     f(d);
   }
-  for (size_t i = 0; i < init.size(); ++i) {
-    if (i == 0 && loss_ulps > 0)
-      expect_within_ulps(h[i], d[i], loss_ulps, what + ", buffer 0");
-    else
-      expect_same_bits(h[i], d[i], what + ", buffer " + std::to_string(i));
-  }
+  for (size_t i = 0; i < init.size(); ++i) expect_same_bits(h[i], d[i], what + ", buffer " + std::to_string(i));
 }
 
 const Precision kPrecisions[] = {Precision::fp32, Precision::bf16, Precision::fp16};
@@ -253,7 +229,7 @@ TEST(DeviceLayers, CrossEntropyForward) {
     std::vector<UF> init = {normal(N, 31, 100.0f), normal(N * vc.Vl, 32, 4.0f)};
     host_vs_device(init, "crossentropy_forward " + vocab_name(vc), [&](std::vector<UF>& b) {
       crossentropy_forward(b[0].data(), b[1].data(), targets.data(), N, vc.Vl, vc.v_lo, vc.V);
-    }, kLogUlps);
+    });
   }
 }
 
@@ -283,7 +259,7 @@ TEST(DeviceLayers, CrossEntropyForwardWithVocabReduce) {
       crossentropy_forward(b[0].data(), b[1].data(), targets.data(), N, vc.Vl, vc.v_lo, vc.V, &reduce);
       EXPECT_EQ(max_calls, 1);
       EXPECT_EQ(sum_calls, 2);  // the denominators, then the target logits
-    }, kLogUlps);
+    });
   }
 }
 
