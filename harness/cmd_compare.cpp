@@ -10,7 +10,7 @@
 
 #include "harness/commands.hpp"
 #include "harness/compare.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 #include "reference/h5io.hpp"
 
 namespace parity::cli {

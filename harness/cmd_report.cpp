@@ -10,7 +10,7 @@
 
 #include "harness/commands.hpp"
 #include "harness/report.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity::cli {
 namespace {

@@ -20,7 +20,7 @@
 #include <map>
 #include <set>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 #include "reference/h5io.hpp"
 
 namespace parity {

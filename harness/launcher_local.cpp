@@ -15,7 +15,7 @@
 #include <mpi.h>
 
 #include "harness/launcher.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 extern char** environ;
 

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "harness/launcher.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity::sweep {
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "harness/commands.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 #ifdef PARITY_HAVE_CUDA
 #include "kernels/cuda/device_check.hpp"
 #endif

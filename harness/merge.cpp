@@ -6,7 +6,7 @@
 
 #include <cstdio>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity::sweep {
 namespace {

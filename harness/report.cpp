@@ -19,7 +19,7 @@
 #include <tuple>
 
 #include "harness/plot_svg.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 #include "reference/h5io.hpp"
 
 namespace parity::report {

@@ -10,7 +10,7 @@
 
 #include <toml++/toml.h>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 #include "reference/model_config.hpp"
 #include "reference/numerics_bound.hpp"
 #include "reference/shard_layout.hpp"

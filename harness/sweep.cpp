@@ -16,7 +16,7 @@
 #include "harness/compare.hpp"
 #include "harness/launcher.hpp"
 #include "harness/merge.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 #include "reference/h5io.hpp"
 #include "reference/provenance.hpp"
 

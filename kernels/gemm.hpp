@@ -3,11 +3,10 @@
 // All matrices are row-major and contiguous; outputs are overwritten. In exact mode every output element is
 // bit-identical to parity::canonical_dot over the reduction index (then + bias), whatever the thread count.
 #pragma once
+#include "kernels/numerics.hpp"
 #include "kernels/precision.hpp"
 
 namespace parity {
-
-enum class Numerics { exact, fast };
 
 // A strided matrix operand: element (i, r) is p[i * si + r * sr], i an output index, r the reduction index.
 struct Operand {

@@ -20,7 +20,7 @@
 #include "kernels/device.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/parallel.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
 #include <immintrin.h>

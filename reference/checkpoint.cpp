@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 #include "reference/h5io.hpp"
 
 namespace parity {

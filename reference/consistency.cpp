@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity {
 

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <vector>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <mpi.h>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 #if defined(PARITY_HAVE_CUDA)
 #include "kernels/comm/nccl_communicator.hpp"

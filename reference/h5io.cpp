@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity {
 namespace {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity {
 

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity {
 

@@ -6,6 +6,8 @@
 #include <Kokkos_Core.hpp>
 #include <ctime>
 
+#include "reference/h5io.hpp"
+
 namespace parity {
 
 Provenance collect_provenance() {
@@ -26,6 +28,15 @@ Provenance collect_provenance() {
   std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   p.date = date;
   return p;
+}
+
+void write_provenance(H5Writer& w, const std::string& g, const Provenance& p) {
+  w.attr(g, "git_revision", p.git_revision);
+  w.attr(g, "compiler", p.compiler);
+  w.attr(g, "kokkos_backend", p.kokkos_backend);
+  w.attr(g, "mpi_library", p.mpi_library);
+  w.attr(g, "hosts", p.hosts);
+  w.attr(g, "date", p.date);
 }
 
 }  // namespace parity

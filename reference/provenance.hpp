@@ -10,4 +10,8 @@ struct Provenance {
 
 Provenance collect_provenance();
 
+class H5Writer;
+// Writes p as attributes of `group` (git_revision, compiler, kokkos_backend, mpi_library, hosts, date).
+void write_provenance(H5Writer& w, const std::string& group, const Provenance& p);
+
 }  // namespace parity

@@ -34,12 +34,7 @@ void write_results(const std::string& path, const TrainConfig& c, const std::str
   w.attr(g, "steps", static_cast<int64_t>(c.steps));
   w.attr(g, "lr", static_cast<double>(c.lr));
   w.attr(g, "launcher", std::string("direct"));
-  w.attr(g, "git_revision", p.git_revision);
-  w.attr(g, "compiler", p.compiler);
-  w.attr(g, "kokkos_backend", p.kokkos_backend);
-  w.attr(g, "mpi_library", p.mpi_library);
-  w.attr(g, "hosts", p.hosts);
-  w.attr(g, "date", p.date);
+  write_provenance(w, g, p);
   const hsize_t n = steps.size();
   std::vector<int64_t> step(n);
   std::vector<float> loss(n), norm(n), lr(n), scale(n);

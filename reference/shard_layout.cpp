@@ -2,7 +2,7 @@
 
 #include <numeric>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity {
 

@@ -3,11 +3,9 @@
 #include <cmath>
 #include <filesystem>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity {
-
-const char* to_string(Numerics n) { return n == Numerics::exact ? "exact" : "fast"; }
 
 void validate(const TrainConfig& c) {
   validate(c.model);

@@ -67,6 +67,4 @@ void validate(const TrainConfig& c);
 // Learning rate for 0-based step s: linear warm-up over `warmup` steps, then cosine decay to lr*lr_min_frac.
 float learning_rate(const TrainConfig& c, long s);
 
-const char* to_string(Numerics n);
-
 }  // namespace parity

@@ -16,7 +16,7 @@
 #include "reference/checkpoint.hpp"
 #include "reference/consistency.hpp"
 #include "reference/data.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 #include "reference/grid.hpp"
 #include "reference/init.hpp"
 #include "reference/loss_scaler.hpp"

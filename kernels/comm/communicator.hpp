@@ -39,7 +39,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/gemm.hpp"  // parity::Numerics
+#include "kernels/numerics.hpp"
 
 namespace parity {
 

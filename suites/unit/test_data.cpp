@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "reference/data.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 #include "reference/h5io.hpp"
 
 namespace {

@@ -20,7 +20,7 @@
 #include "kernels/bf16.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/precision.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 
 namespace parity {
 namespace {

@@ -2,7 +2,7 @@
 // error, and a disabled scaler (fp32, bf16) stays at 1 and treats an overflow as an error.
 #include <gtest/gtest.h>
 
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 #include "reference/loss_scaler.hpp"
 
 using parity::LossScaleConfig;

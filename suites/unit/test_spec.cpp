@@ -9,7 +9,7 @@
 #include <string>
 
 #include "harness/spec.hpp"
-#include "reference/error.hpp"
+#include "kernels/error.hpp"
 #include "reference/numerics_bound.hpp"
 
 namespace {
