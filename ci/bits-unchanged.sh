@@ -37,13 +37,13 @@ all_runs() {
   done
   run "$bin" "$dir" dump 2 --dp 2 --dump-grads "$dir/dump.grads.h5" --dump-step 2
   run "$bin" "$dir" overflow 2 --pp 2 --precision fp16 --inject-overflow 2:1
-  "$bin" train "${common[@]}" --steps 2 --checkpoint-out "$dir/half.h5" > /dev/null
-  run "$bin" "$dir" resumed 2 --tp 2 --resume "$dir/half.h5"
+  "$bin" train "${common[@]}" --save-every 2 --checkpoint-out "$dir/saved-{step}.h5" > /dev/null
+  run "$bin" "$dir" resumed 2 --tp 2 --resume "$dir/saved-2.h5"
 }
 if [ ! -f "$work/old/.complete" ]; then all_runs "$old" "$work/old"; touch "$work/old/.complete"; fi
 rm -rf "$work/new"; all_runs "$new" "$work/new"
 bad=0 n=0
-for f in "$work"/old/*.ckpt.h5 "$work"/old/*.grads.h5; do
+for f in "$work"/old/*.ckpt.h5 "$work"/old/*.grads.h5 "$work"/old/saved-*.h5; do
   n=$((n + 1))
   h5diff -q "$f" "$work/new/$(basename "$f")" > /dev/null || { echo "DIFFERS: $(basename "$f")"; bad=1; }
 done

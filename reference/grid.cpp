@@ -2,6 +2,9 @@
 
 #include <mpi.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "kernels/error.hpp"
 
 #if defined(PARITY_HAVE_CUDA)
@@ -76,6 +79,44 @@ ProcessGrid::ProcessGrid(int dp_, int tp_, int pp_, bool nccl_) : dp(dp_), tp(tp
   MPI_Comm_split(MPI_COMM_WORLD, dp_rank * tp + tp_rank, pp_rank, &c);  // same (replica, shard)
   group(c, pp_comm_, host_[2]);
   MPI_Comm_free(&c);
+}
+
+namespace {
+constexpr long kPiece = 1L << 22;  // 16 MiB of floats per MPI call: int counts, and clear of glibc's mmap churn
+
+template <class T>
+void world_allreduce(T* buf, long n, MPI_Datatype type, MPI_Op op) {
+  for (long lo = 0; lo < n; lo += kPiece)
+    MPI_Allreduce(MPI_IN_PLACE, buf + lo, static_cast<int>(std::min(kPiece, n - lo)), type, op, MPI_COMM_WORLD);
+}
+}  // namespace
+
+bool ProcessGrid::any(bool flag) {
+  int f = flag ? 1 : 0;
+  if (world_size > 1) MPI_Allreduce(MPI_IN_PLACE, &f, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  return f != 0;
+}
+
+void ProcessGrid::max(double* buf, long n) {
+  if (world_size > 1) world_allreduce(buf, n, MPI_DOUBLE, MPI_MAX);
+}
+
+void ProcessGrid::sum(double* buf, long n) {
+  if (world_size > 1) world_allreduce(buf, n, MPI_DOUBLE, MPI_SUM);
+}
+
+void ProcessGrid::sum_disjoint(float* buf, long n) {
+  if (world_size > 1) world_allreduce(buf, n, MPI_FLOAT, MPI_SUM);
+}
+
+void ProcessGrid::sum_disjoint_to_root(float* buf, long n) {
+  if (world_size == 1) return;
+  std::vector<float> out(world_rank == 0 ? std::min(kPiece, n) : 0);
+  for (long lo = 0; lo < n; lo += kPiece) {
+    const int k = static_cast<int>(std::min(kPiece, n - lo));
+    MPI_Reduce(buf + lo, world_rank == 0 ? out.data() : nullptr, k, MPI_FLOAT, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (world_rank == 0) std::copy(out.begin(), out.begin() + k, buf + lo);
+  }
 }
 
 }  // namespace parity

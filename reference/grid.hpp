@@ -28,6 +28,15 @@ class ProcessGrid {
   Communicator& pp_host() { return host_[2] ? *host_[2] : *pp_comm_; }
   bool nccl = false;
 
+  // World-wide reductions of host data (MPI). Each is collective over the world.
+  bool any(bool flag);                    // true on every rank if true on one
+  void max(double* buf, long n);          // timing: the slowest rank sets the pace
+  void sum(double* buf, long n);          // statistics
+  // Sums of vectors in which every element is nonzero on at most one rank: exact in any order, so the
+  // library's reduction gives the same bits as any other. in place on every rank / to world rank 0 only.
+  void sum_disjoint(float* buf, long n);
+  void sum_disjoint_to_root(float* buf, long n);
+
  private:
   std::unique_ptr<Communicator> world_, dp_comm_, tp_comm_, pp_comm_;
   std::unique_ptr<Communicator> host_[3];  // MPI twins of the data groups when those are NCCL

@@ -1,6 +1,8 @@
 #include "reference/init.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "reference/rng.hpp"
 
@@ -39,6 +41,16 @@ void init_tensor_rows(const ParamLayout& layout, const TensorInfo& t, uint64_t s
 
 void init_params(const ParamLayout& layout, uint64_t seed, float* params) {
   for (const auto& t : layout.tensors()) init_tensor_rows(layout, t, seed, 0, t.rows, params + t.offset);
+}
+
+void init_local_params(const LocalLayout& lay, uint64_t seed, float* params) {
+  for (const LocalTensor& t : lay.tensors()) {
+    std::vector<float> rows(t.rows * t.global->cols);
+    init_tensor_rows(lay.full(), *t.global, seed, t.row0, t.row0 + t.rows, rows.data());
+    for (long r = 0; r < t.rows; ++r)
+      std::copy(rows.begin() + r * t.global->cols + t.col0, rows.begin() + r * t.global->cols + t.col0 + t.cols,
+                params + t.offset + r * t.cols);
+  }
 }
 
 }  // namespace parity

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "reference/params.hpp"
+#include "reference/shard_layout.hpp"
 
 namespace parity {
 
@@ -18,5 +19,9 @@ void init_tensor_rows(const ParamLayout& layout, const TensorInfo& t, uint64_t s
                       float* out);
 
 void init_params(const ParamLayout& layout, uint64_t seed, float* params);
+
+// Initialises one rank's local buffer (its stage's tensors, each cut to its tensor-parallel shard): the
+// same values as the corresponding elements of init_params.
+void init_local_params(const LocalLayout& lay, uint64_t seed, float* params);
 
 }  // namespace parity

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "kernels/device.hpp"
 #include "kernels/error.hpp"
 
 namespace parity {
@@ -34,6 +35,17 @@ bool LossScaler::update(bool overflow, long step) {
     hysteresis_tracker_ = cfg_.hysteresis;
   }
   return true;
+}
+
+bool LossScaler::unscale_or_skip(float* grads, const Ownership& own, ProcessGrid& g, long step) {
+  const float used = scale();
+  bool overflow = false;
+  for (const Range& r : own.ranges)
+    if (!overflow) overflow = any_nonfinite(grads + r.lo, r.size());
+  const bool skip = update(g.any(overflow), step);
+  if (used != 1.0f && !skip)
+    for (const Range& r : own.ranges) parity::scale(grads + r.lo, r.size(), 1.0f / used);
+  return skip;
 }
 
 void LossScaler::restore(double scale, long growth_tracker, long hysteresis_tracker) {

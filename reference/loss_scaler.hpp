@@ -6,6 +6,9 @@
 #pragma once
 #include <string>
 
+#include "reference/grid.hpp"
+#include "reference/ownership.hpp"
+
 namespace parity {
 
 struct LossScaleConfig {
@@ -21,6 +24,10 @@ class LossScaler {
   // Record the outcome of a step; returns true if the update must be skipped. Throws parity::Error when an
   // overflow happens at the minimum scale.
   bool update(bool overflow, long step);
+  // The step's verdict on its gradient (valid on own's ranges, scaled by scale()): looks for an inf or NaN
+  // on every rank, records the outcome (update) and returns true if the step is skipped on every rank;
+  // otherwise divides the owned ranges by the scale (exact for powers of two) before the norm and update.
+  bool unscale_or_skip(float* grads, const Ownership& own, ProcessGrid& g, long step);
   // State for checkpoints.
   double scale_value() const { return scale_; }
   long growth_tracker() const { return growth_tracker_; }

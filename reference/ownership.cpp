@@ -1,7 +1,5 @@
 #include "reference/ownership.hpp"
 
-#include <mpi.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -58,31 +56,16 @@ bool owns_tensor(const LocalTensor& t, const LocalLayout& lay) {
 }
 
 namespace {
-// Calls f(local_index, global_index, value_index) for every owned element of this rank.
+// Calls f(global_index, value_index) for every element this rank owns (the one copy written to a gathered
+// full vector): its ranges' pieces of the tensors it owns, if it owns its ranges among DP replicas.
 template <class F>
 void for_owned(const LocalLayout& lay, const Ownership& own, bool whole_local, const F& f) {
   if (!own.dp_owner) return;
-  long vi = 0;
-  for (const Range& r : own.ranges) {
-    for (const LocalTensor& t : lay.tensors()) {
-      const long lo = std::max(r.lo, t.offset), hi = std::min(r.hi, t.offset + t.size);
-      if (lo < hi && owns_tensor(t, lay))
-        for (long i = lo; i < hi; ++i)
-          f(i, t.global_index((i - t.offset) / t.cols, (i - t.offset) % t.cols), whole_local ? i : vi + (i - r.lo));
-    }
-    vi += r.size();
-  }
-}
-
-void reduce_to_root(std::vector<float>& full, ProcessGrid& g) {
-  if (g.world_size == 1) return;
-  constexpr long kPiece = 1 << 22;  // 16 MiB: stays clear of glibc's mmap threshold churn
-  std::vector<float> out(g.world_rank == 0 ? kPiece : 0);
-  for (long lo = 0; lo < static_cast<long>(full.size()); lo += kPiece) {
-    const int n = static_cast<int>(std::min<long>(kPiece, full.size() - lo));
-    MPI_Reduce(full.data() + lo, g.world_rank == 0 ? out.data() : nullptr, n, MPI_FLOAT, MPI_SUM, 0, MPI_COMM_WORLD);
-    if (g.world_rank == 0) std::copy(out.begin(), out.begin() + n, full.begin() + lo);
-  }
+  for_each_owned_span(lay, own, [&](const LocalTensor& t, long lo, long hi, long state) {
+    if (!owns_tensor(t, lay)) return;
+    for (long i = lo; i < hi; ++i)
+      f(t.global_index((i - t.offset) / t.cols, (i - t.offset) % t.cols), whole_local ? i : state + (i - lo));
+  });
 }
 }  // namespace
 
@@ -90,56 +73,49 @@ std::vector<float> gather_full(const LocalLayout& lay, const Ownership& own, Pro
                                bool whole_local) {
   // Every full element is written by exactly one rank, so the sum over ranks is exact.
   std::vector<float> full(lay.full().total(), 0.0f);
-  for_owned(lay, own, whole_local, [&](long, long gi, long vi) { full[gi] = values[vi]; });
-  reduce_to_root(full, g);
+  for_owned(lay, own, whole_local, [&](long gi, long vi) { full[gi] = values[vi]; });
+  g.sum_disjoint_to_root(full.data(), static_cast<long>(full.size()));
   if (g.world_rank != 0) full.clear();
   return full;
 }
 
 void scatter_local(const LocalLayout& lay, const Ownership& own, const std::vector<float>& full, float* values,
                    bool whole_local) {
-  long vi = 0;
-  for (const Range& r : own.ranges) {
-    for (const LocalTensor& t : lay.tensors()) {
-      const long lo = std::max(r.lo, t.offset), hi = std::min(r.hi, t.offset + t.size);
-      for (long i = lo; i < hi; ++i)
-        values[whole_local ? i : vi + (i - r.lo)] = full[t.global_index((i - t.offset) / t.cols, (i - t.offset) % t.cols)];
+  for_each_owned_span(lay, own, [&](const LocalTensor& t, long lo, long hi, long state) {
+    for (long i = lo; i < hi; ++i)
+      values[whole_local ? i : state + (i - lo)] = full[t.global_index((i - t.offset) / t.cols, (i - t.offset) % t.cols)];
+  });
+}
+
+namespace {
+// The sums of squares of the 32-element units of t's piece [lo, hi) of the local gradient, placed at their
+// global unit index. Units are contiguous here and in the full tensor (shard widths are whole blocks).
+void block_norms(const LocalTensor& t, long lo, long hi, const float* grads, float* units) {
+  if (on_device()) {  // the block dots on the device, the scatter to global units here
+    static uvector<float> dots;
+    const long nu = (hi - lo + kBlock - 1) / kBlock;
+    dots.resize(nu);
+    block_dots(grads + lo, hi - lo, dots.data());
+    for (long u = 0; u < nu; ++u) {
+      const long i = lo + u * kBlock;
+      units[t.global_index((i - t.offset) / t.cols, (i - t.offset) % t.cols) / kBlock] = dots[u];
     }
-    vi += r.size();
+    return;
+  }
+  for (long i = lo; i < hi; i += kBlock) {
+    const long gi = t.global_index((i - t.offset) / t.cols, (i - t.offset) % t.cols);
+    units[gi / kBlock] = block_dot(grads + i, grads + i, std::min<long>(kBlock, hi - i));
   }
 }
+}  // namespace
 
 float global_grad_norm(const LocalLayout& lay, const Ownership& own, ProcessGrid& g, const float* grads) {
   std::vector<float> units(lay.full().total() / kBlock, 0.0f);
-  if (own.dp_owner) {
-    for (const Range& r : own.ranges)
-      for (const LocalTensor& t : lay.tensors()) {
-        const long lo = std::max(r.lo, t.offset), hi = std::min(r.hi, t.offset + t.size);
-        if (lo >= hi || !owns_tensor(t, lay)) continue;
-        // Units are 32-element blocks, contiguous here and in the full tensor (shard widths are whole blocks).
-        if (on_device()) {  // the block dots on the device, the scatter to global units here
-          static uvector<float> dots;
-          const long nu = (hi - lo + kBlock - 1) / kBlock;
-          dots.resize(nu);
-          block_dots(grads + lo, hi - lo, dots.data());
-          for (long u = 0; u < nu; ++u) {
-            const long i = lo + u * kBlock;
-            units[t.global_index((i - t.offset) / t.cols, (i - t.offset) % t.cols) / kBlock] = dots[u];
-          }
-          continue;
-        }
-        for (long i = lo; i < hi; i += kBlock) {
-          const long gi = t.global_index((i - t.offset) / t.cols, (i - t.offset) % t.cols);
-          units[gi / kBlock] = block_dot(grads + i, grads + i, std::min<long>(kBlock, hi - i));
-        }
-      }
-  }
-  if (g.world_size > 1) {
-    constexpr long kPiece = 1 << 22;
-    for (long lo = 0; lo < static_cast<long>(units.size()); lo += kPiece)
-      MPI_Allreduce(MPI_IN_PLACE, units.data() + lo, static_cast<int>(std::min<long>(kPiece, units.size() - lo)),
-                    MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-  }
+  if (own.dp_owner)
+    for_each_owned_span(lay, own, [&](const LocalTensor& t, long lo, long hi, long) {
+      if (owns_tensor(t, lay)) block_norms(t, lo, hi, grads, units.data());
+    });
+  g.sum_disjoint(units.data(), static_cast<long>(units.size()));  // one nonzero term per unit
   return std::sqrt(tree_reduce(units.data(), static_cast<long>(units.size())));
 }
 

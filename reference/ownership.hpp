@@ -46,6 +46,22 @@ std::vector<ZeroRegion> zero_regions(const LocalLayout& lay, int dp, int dp_rank
 
 bool owns_tensor(const LocalTensor& t, const LocalLayout& lay);
 
+// Calls f(tensor, lo, hi, state) for each piece [lo, hi) of the local buffer where one of own's ranges meets
+// one local tensor, in range order then tensor order; `state` is where lo lies in the concatenated ranges
+// (the optimizer state's index). The one iteration over owned ranges: AdamW, norms, gathers, scatters.
+template <class F>
+void for_each_owned_span(const LocalLayout& lay, const Ownership& own, const F& f) {
+  long state = 0;
+  for (const Range& r : own.ranges) {
+    for (const LocalTensor& t : lay.tensors()) {
+      const long lo = r.lo > t.offset ? r.lo : t.offset;
+      const long hi = r.hi < t.offset + t.size ? r.hi : t.offset + t.size;
+      if (lo < hi) f(t, lo, hi, state + (lo - r.lo));
+    }
+    state += r.size();
+  }
+}
+
 // Full internal-layout vector (ParamLayout order, on world rank 0 only; other ranks get an empty vector)
 // from the owned elements of each rank: `values` holds this rank's values for its ownership ranges
 // (concatenated), or for the whole local buffer when whole_local is set.

@@ -5,8 +5,8 @@
 
 namespace parity {
 
-void write_results(const std::string& path, const TrainConfig& c, const std::string& run_id,
-                   const std::vector<StepRecord>& steps) {
+void write_results(const std::string& path, const TrainConfig& c, const std::string& run_id, const TrainResult& r) {
+  const std::vector<StepRecord>& steps = r.steps;
   H5Writer w(path);
   const std::string g = "/runs/" + run_id;
   const Provenance p = collect_provenance();
@@ -64,6 +64,9 @@ void write_results(const std::string& path, const TrainConfig& c, const std::str
   w.write(g + "/compute_seconds", compute.data(), {n});
   w.write(g + "/comm_seconds", comm.data(), {n});
   w.write(g + "/idle_seconds", idle.data(), {n});
+  w.attr(g, "theoretical_bubble", r.theoretical_bubble);
+  w.attr(g, "idle_fraction", r.idle_fraction);
+  w.write(g + "/stage_idle", r.stage_idle.data(), {static_cast<hsize_t>(r.stage_idle.size())});
   w.commit();
 }
 

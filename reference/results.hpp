@@ -9,7 +9,8 @@
 
 namespace parity {
 
-void write_results(const std::string& path, const TrainConfig& c, const std::string& run_id,
-                   const std::vector<StepRecord>& steps);
+// The run's definition, provenance, per-step records and pipeline figures (theoretical_bubble,
+// idle_fraction, stage_idle) under /runs/<run_id>.
+void write_results(const std::string& path, const TrainConfig& c, const std::string& run_id, const TrainResult& r);
 
 }  // namespace parity
