@@ -4,6 +4,7 @@
 
 #include "kernels/error.hpp"
 #include "reference/h5io.hpp"
+#include "reference/run_definition.hpp"
 
 namespace parity {
 
@@ -30,19 +31,14 @@ void read_tensors(const H5Reader& r, const std::string& path, const std::string&
   }
 }
 
+// The fields that a resumed run must share with the checkpoint (the table's in_checkpoint fields).
 void write_run_shape(H5Writer& w, const TrainConfig& c) {
   w.attr("/", "format", std::string("parity-checkpoint-1"));
-  w.attr("/", "seed", static_cast<int64_t>(c.seed));
-  w.attr("/", "layers", static_cast<int64_t>(c.model.L));
-  w.attr("/", "channels", static_cast<int64_t>(c.model.C));
-  w.attr("/", "heads", static_cast<int64_t>(c.model.H));
-  w.attr("/", "seq_len", static_cast<int64_t>(c.model.T));
-  w.attr("/", "vocab", static_cast<int64_t>(c.model.V));
-  w.attr("/", "micro_batches", static_cast<int64_t>(c.micro_batches));
-  w.attr("/", "micro_batch_size", static_cast<int64_t>(c.micro_batch_size));
-  w.attr("/", "data", c.data);
-  w.attr("/", "precision", c.precision);
-  w.attr("/", "numerics", std::string(to_string(c.numerics)));
+  for (const RunField& f : run_fields()) {
+    if (!f.in_checkpoint) continue;
+    if (f.kind == FieldKind::integer) w.attr("/", f.key, static_cast<int64_t>(std::stoll(f.get(c))));
+    else w.attr("/", f.key, f.get(c));
+  }
 }
 }  // namespace
 
@@ -73,31 +69,20 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, const ParamL
   H5Reader r(path);
   if (!r.has_attr("/", "format") || r.attr_string("/", "format") != "parity-checkpoint-1")
     throw Error("checkpoint " + path + " is not a parity checkpoint (no format attribute 'parity-checkpoint-1')");
-  auto expect = [&](const char* key, int64_t want) {
-    const int64_t got = r.attr_int("/", key);
-    if (got != want)
-      throw Error("checkpoint " + path + " does not match this run: " + key + " is " + std::to_string(got) +
-                  " in the file, " + std::to_string(want) + " here");
-  };
-  expect("seed", static_cast<int64_t>(c.seed));
-  expect("layers", c.model.L);
-  expect("channels", c.model.C);
-  expect("heads", c.model.H);
-  expect("seq_len", c.model.T);
-  expect("vocab", c.model.V);
-  expect("micro_batches", c.micro_batches);
-  expect("micro_batch_size", c.micro_batch_size);
-  if (r.attr_string("/", "precision") != c.precision)
-    throw Error("checkpoint " + path + " does not match this run: precision is " + r.attr_string("/", "precision") +
-                " in the file, " + c.precision + " here");
   auto same_data = [](const std::string& a, const std::string& b) {
     std::error_code e1, e2;
     const auto ca = std::filesystem::weakly_canonical(a, e1), cb = std::filesystem::weakly_canonical(b, e2);
     return a == b || (!e1 && !e2 && std::filesystem::exists(ca) && ca == cb);
   };
-  if (!same_data(r.attr_string("/", "data"), c.data))
-    throw Error("checkpoint " + path + " does not match this run: data is '" + r.attr_string("/", "data") +
-                "' in the file, '" + c.data + "' here");
+  for (const RunField& f : run_fields()) {
+    if (!f.in_checkpoint || f.key == "numerics") continue;  // an exact checkpoint may continue in fast numerics
+    const std::string here = f.get(c);
+    const std::string there = f.kind == FieldKind::integer ? std::to_string(r.attr_int("/", f.key)) : r.attr_string("/", f.key);
+    const bool quoted = f.kind == FieldKind::text;
+    if (f.key == "data" ? !same_data(there, here) : there != here)
+      throw Error("checkpoint " + path + " does not match this run: " + f.key + " is " + (quoted ? "'" + there + "'" : there) +
+                  " in the file, " + (quoted ? "'" + here + "'" : here) + " here");
+  }
   s.step = r.attr_int("/", "step");
   s.updates = r.attr_int("/", "updates");
   s.loss_scale = r.attr_double("/", "loss_scale");

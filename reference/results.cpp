@@ -2,6 +2,7 @@
 
 #include "reference/h5io.hpp"
 #include "reference/provenance.hpp"
+#include "reference/run_definition.hpp"
 
 namespace parity {
 
@@ -11,28 +12,13 @@ void write_results(const std::string& path, const TrainConfig& c, const std::str
   const std::string g = "/runs/" + run_id;
   const Provenance p = collect_provenance();
   w.attr("/", "format", std::string("parity-results-1"));
-  w.attr(g, "dp", static_cast<int64_t>(c.dp));
-  w.attr(g, "tp", static_cast<int64_t>(c.tp));
-  w.attr(g, "pp", static_cast<int64_t>(c.pp));
-  w.attr(g, "precision", c.precision);
-  w.attr(g, "numerics", std::string(to_string(c.numerics)));
-  w.attr(g, "schedule", c.pp > 1 ? c.schedule : std::string("none"));
-  w.attr(g, "zero", static_cast<int64_t>(c.zero));
-  w.attr(g, "threads_per_rank", static_cast<int64_t>(c.threads));
-  w.attr(g, "kernel_target", c.target);
-  w.attr(g, "communicator", c.comm);
-  w.attr(g, "micro_batches", static_cast<int64_t>(c.micro_batches));
-  w.attr(g, "micro_batch_size", static_cast<int64_t>(c.micro_batch_size));
-  w.attr(g, "model", c.model_name);
-  w.attr(g, "layers", static_cast<int64_t>(c.model.L));
-  w.attr(g, "channels", static_cast<int64_t>(c.model.C));
-  w.attr(g, "heads", static_cast<int64_t>(c.model.H));
-  w.attr(g, "seq_len", static_cast<int64_t>(c.model.T));
-  w.attr(g, "vocab", static_cast<int64_t>(c.model.V));
-  w.attr(g, "data", c.data);
-  w.attr(g, "seed", static_cast<int64_t>(c.seed));
-  w.attr(g, "steps", static_cast<int64_t>(c.steps));
-  w.attr(g, "lr", static_cast<double>(c.lr));
+  for (const RunField& f : run_fields()) {  // the run's definition, as the table names it
+    if (f.attr.empty()) continue;
+    const std::string v = f.record(c);
+    if (f.kind == FieldKind::integer) w.attr(g, f.attr, static_cast<int64_t>(std::stoll(v)));
+    else if (f.kind == FieldKind::real) w.attr(g, f.attr, std::stod(v));
+    else w.attr(g, f.attr, v);
+  }
   w.attr(g, "launcher", std::string("direct"));
   write_provenance(w, g, p);
   const hsize_t n = steps.size();

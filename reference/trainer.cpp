@@ -19,6 +19,7 @@
 #include "reference/pipeline.hpp"
 #include "reference/progress.hpp"
 #include "reference/results.hpp"
+#include "reference/run_definition.hpp"
 #include "reference/schedule.hpp"
 #include "reference/stage.hpp"
 #include "reference/tied_embedding.hpp"
@@ -252,12 +253,6 @@ void Trainer::pipeline_figures(TrainResult& r) {
   for (double f : r.stage_idle) r.idle_fraction += f / c_.pp;
 }
 }  // namespace
-
-std::string run_id(const TrainConfig& c) {
-  return "dp" + std::to_string(c.dp) + "-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + "-" +
-         c.precision + "-" + to_string(c.numerics) + (c.pp > 1 ? "-" + c.schedule : std::string()) +
-         (c.zero ? "-z1" : "");
-}
 
 TrainResult train(const TrainConfig& c) { return Trainer(c).run(); }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "reference/run_definition.hpp"  // run_id
 #include "reference/train_config.hpp"
 
 namespace parity {
@@ -31,8 +32,5 @@ struct TrainResult {
 // parity::Error on bad input or a non-finite loss; result and checkpoint files are committed atomically by
 // world rank 0 and are complete or absent.
 TrainResult train(const TrainConfig& c);
-
-// The run's identifier inside result files, e.g. "dp2-tp2-pp2-fp32-exact-1f1b-z1".
-std::string run_id(const TrainConfig& c);
 
 }  // namespace parity

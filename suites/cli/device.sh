@@ -59,7 +59,7 @@ pass "losses agree: $(tr '\t\n' ' ;' <pairs.txt)"
 check "a bad --target is refused with a message naming it"
 run_parity bad.out bad.err train --model tiny --steps 1 --target gpu
 [[ $RC -ne 0 ]] || fail "--target gpu was accepted"
-grep -q -- "--target must be host or device" bad.err || { show_file stderr bad.err; fail "no clear message"; }
+grep -q -- "--target must be one of host, device" bad.err || { show_file stderr bad.err; fail "no clear message"; }
 pass "exit $RC: $(head -c 200 bad.err)"
 
 check "--comm nccl is refused where it cannot work, naming why"
