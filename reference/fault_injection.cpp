@@ -1,6 +1,8 @@
 #include "reference/fault_injection.hpp"
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstdlib>
 #include <cstdint>
@@ -37,7 +39,8 @@ long whole(const std::string& text, long lo, long hi, const std::string& flag, c
 }
 }  // namespace
 
-FaultInjection FaultInjection::parse(const std::string& overflow, const std::string& bitflip, int world_size) {
+FaultInjection FaultInjection::parse(const std::string& overflow, const std::string& bitflip, const std::string& stall,
+                                     int world_size) {
   FaultInjection f;
   const long max_rank = world_size > 0 ? world_size - 1 : (1L << 30);
   if (!overflow.empty()) {
@@ -53,7 +56,17 @@ FaultInjection FaultInjection::parse(const std::string& overflow, const std::str
     f.bitflip_rank_ = static_cast<int>(whole(p[1], 0, max_rank, "--inject-bitflip", "RANK (a world rank)"));
     f.bitflip_tensor_ = p[2];
   }
+  if (!stall.empty()) {
+    const auto p = split(stall, ':', 2);
+    if (p.size() != 2) throw Error("--inject-stall wants STEP:RANK, got '" + stall + "'");
+    f.stall_step_ = whole(p[0], 1, 1L << 40, "--inject-stall", "STEP");
+    f.stall_rank_ = static_cast<int>(whole(p[1], 0, max_rank, "--inject-stall", "RANK (a world rank)"));
+  }
   return f;
+}
+
+void FaultInjection::stall(long step, int world_rank) const {
+  if (step == stall_step_ && world_rank == stall_rank_) std::this_thread::sleep_for(std::chrono::hours(1));
 }
 
 void FaultInjection::overflow(long step, int world_rank, float* grads, const Ownership& own) const {

@@ -275,7 +275,13 @@ std::vector<RunField> testing_fields() {
     FaultInjection::parse("", t);
     c.inject_bitflip = t;
   };
-  return {overflow, bitflip};
+  RunField stall = text("inject_stall", "--inject-stall", "", "testing: STEP:RANK stops one rank (timeout test)",
+                        R::testing, [](TrainConfig& c) -> std::string& { return c.inject_stall; });
+  stall.set = [](TrainConfig& c, const std::string& t) {
+    FaultInjection::parse("", "", t);
+    c.inject_stall = t;
+  };
+  return {overflow, bitflip, stall};
 }
 
 std::vector<RunField> make_fields() {

@@ -54,6 +54,7 @@ struct TrainConfig {
   long check_consistency = 0;  // every N steps; 0 = off
   std::string inject_bitflip;  // testing: "STEP:RANK:TENSOR" flips one bit of that tensor on that rank
   std::string inject_overflow; // testing: "STEP:RANK" puts an inf into that rank's gradient at that step
+  std::string inject_stall;    // testing: "STEP:RANK" stops that rank at the start of that step
 
   Precision prec() const { return parse_precision(precision); }
 

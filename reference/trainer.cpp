@@ -136,7 +136,7 @@ Trainer::Trainer(const TrainConfig& c)
       pipe_(stage_, g_.pp_group(), lay_, c.micro_batch_size * c.model.T, m_local_),
       batch_(c.micro_batches, g_.dp_rank * m_local_, m_local_, c.micro_batch_size, c.model.T),
       scaler_(c.loss_scale, c.prec() == Precision::fp16),
-      faults_(FaultInjection::parse(c.inject_overflow, c.inject_bitflip, g_.world_size)) {
+      faults_(FaultInjection::parse(c.inject_overflow, c.inject_bitflip, c.inject_stall, g_.world_size)) {
   if (!c.resume.empty()) resume();
   else opt_.init(c.seed);
   if (root_ && !c.quiet) print_header(c, data_->describe());
@@ -177,6 +177,7 @@ StepRecord Trainer::step(long s) {
   const auto t0 = Clock::now();
   const double comm0 = comm_seconds(g_);
   const Ownership& own = opt_.ownership();
+  faults_.stall(s + 1, g_.world_rank);
   batch_.load(*data_, s);
   const float used_scale = scaler_.scale();
   const float dloss = (1.0f / static_cast<float>(tokens_)) * used_scale;  // the one scaling by 1/tokens (rule 7)
