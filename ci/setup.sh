@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build git libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
           libtrilinos-kokkos-dev libopenblas-dev libcli11-dev libtomlplusplus-dev libfmt-dev nlohmann-json3-dev
-          libgtest-dev libbenchmark-dev slurm-wlm munge python3-torch python3-h5py)
+          libgtest-dev libbenchmark-dev slurm-wlm munge ${PARITY_EXTRA_PACKAGES:-})
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
