@@ -82,19 +82,10 @@ std::string meta_text(const Meta& m) {
   return shape_text(m.dims) + (m.type == "float32" ? "" : " " + m.type);
 }
 
-int run_compare(const CompareOptions& o) {
-  const FileDiff diff = compare_files(o.a, o.b, o.group);
-  const H5Reader ra(o.a), rb(o.b);
-  const size_t compared = diff.tensors.size();
-  if (compared == 0 && diff.only_in_a.empty() && diff.only_in_b.empty()) {
-    throw Error("nothing to compare: no float32 datasets under " + o.group + " in " + o.a + " or " + o.b);
-  }
-
+// The table's rows: every compared tensor (only the differing ones with --diff-only), then those in one file only.
+std::vector<Row> table_rows(const FileDiff& diff, const H5Reader& ra, const H5Reader& rb, bool diff_only) {
   std::vector<Row> rows;
-  long total_elements = 0;
-  size_t differing_tensors = 0;
   for (const TensorDiff& t : diff.tensors) {
-    total_elements += t.elements;
     const Meta ma = meta(ra, t.name), mb = meta(rb, t.name);
     Row r;
     r.tensor = t.name;
@@ -102,14 +93,12 @@ int run_compare(const CompareOptions& o) {
     r.shape_b = meta_text(mb);
     r.elements = std::to_string(t.elements);
     if (t.shape_mismatch) {
-      ++differing_tensors;
       r.status = ma.type != mb.type ? "type" : "shape";
       rows.push_back(r);
       continue;
     }
     r.status = t.bitwise() ? "same" : "DIFF";
-    if (!t.bitwise()) ++differing_tensors;
-    if (o.diff_only && t.bitwise()) continue;
+    if (diff_only && t.bitwise()) continue;
     r.differing = std::to_string(t.differing);
     r.max_abs = num(t.max_abs);
     r.max_rel = num(t.max_rel);
@@ -120,74 +109,81 @@ int run_compare(const CompareOptions& o) {
     }
     rows.push_back(r);
   }
-  for (const std::string& n : diff.only_in_a) {
-    Row r;
-    r.tensor = n;
-    r.status = "only A";
-    r.shape_a = meta_text(meta(ra, n));
-    r.shape_b = meta_text(meta(rb, n));
-    rows.push_back(r);
-  }
-  for (const std::string& n : diff.only_in_b) {
-    Row r;
-    r.tensor = n;
-    r.status = "only B";
-    r.shape_a = meta_text(meta(ra, n));
-    r.shape_b = meta_text(meta(rb, n));
-    rows.push_back(r);
-  }
-
-  const bool same = diff.bitwise();
-  if (o.format == "csv") {
-    std::printf("tensor,status,shape_a,shape_b,elements,differing,max_abs,max_rel,max_ulp,first_index,first_index_nd\n");
-    for (const TensorDiff& t : diff.tensors) {
-      if (o.diff_only && t.bitwise()) continue;
-      const Meta ma = meta(ra, t.name), mb = meta(rb, t.name);
-      const char* status = t.shape_mismatch ? (ma.type != mb.type ? "type" : "shape") : t.bitwise() ? "same" : "differ";
-      if (t.shape_mismatch) {
-        std::printf("%s,%s,%s,%s,%ld,,,,,,\n", t.name.c_str(), status, meta_text(ma).c_str(), meta_text(mb).c_str(),
-                    t.elements);
-        continue;
-      }
-      std::printf("%s,%s,%s,%s,%ld,%ld,%s,%s,%s,%ld,%s\n", t.name.c_str(), status, meta_text(ma).c_str(),
-                  meta_text(mb).c_str(), t.elements, t.differing, full(t.max_abs).c_str(), full(t.max_rel).c_str(),
-                  ulp_text(t.max_ulp).c_str(), t.first_index,
-                  t.first_index >= 0 ? ("\"" + nd_index(t.first_index, ma.dims) + "\"").c_str() : "");
+  for (const auto& [names, status] : {std::make_pair(&diff.only_in_a, "only A"), std::make_pair(&diff.only_in_b, "only B")})
+    for (const std::string& n : *names) {
+      Row r;
+      r.tensor = n;
+      r.status = status;
+      r.shape_a = meta_text(meta(ra, n));
+      r.shape_b = meta_text(meta(rb, n));
+      rows.push_back(r);
     }
-    for (const std::string& n : diff.only_in_a)
-      std::printf("%s,only_a,%s,-,,,,,,,\n", n.c_str(), meta_text(meta(ra, n)).c_str());
-    for (const std::string& n : diff.only_in_b)
-      std::printf("%s,only_b,-,%s,,,,,,,\n", n.c_str(), meta_text(meta(rb, n)).c_str());
-    return same ? 0 : 1;
-  }
+  return rows;
+}
 
-  // Summary line.
-  if (same) {
+// --format csv: the table only, full-precision numbers, the status words of docs/reports.md.
+void print_csv(const FileDiff& diff, const H5Reader& ra, const H5Reader& rb, bool diff_only) {
+  std::printf("tensor,status,shape_a,shape_b,elements,differing,max_abs,max_rel,max_ulp,first_index,first_index_nd\n");
+  for (const TensorDiff& t : diff.tensors) {
+    if (diff_only && t.bitwise()) continue;
+    const Meta ma = meta(ra, t.name), mb = meta(rb, t.name);
+    const char* status = t.shape_mismatch ? (ma.type != mb.type ? "type" : "shape") : t.bitwise() ? "same" : "differ";
+    if (t.shape_mismatch) {
+      std::printf("%s,%s,%s,%s,%ld,,,,,,\n", t.name.c_str(), status, meta_text(ma).c_str(), meta_text(mb).c_str(),
+                  t.elements);
+      continue;
+    }
+    std::printf("%s,%s,%s,%s,%ld,%ld,%s,%s,%s,%ld,%s\n", t.name.c_str(), status, meta_text(ma).c_str(),
+                meta_text(mb).c_str(), t.elements, t.differing, full(t.max_abs).c_str(), full(t.max_rel).c_str(),
+                ulp_text(t.max_ulp).c_str(), t.first_index,
+                t.first_index >= 0 ? ("\"" + nd_index(t.first_index, ma.dims) + "\"").c_str() : "");
+  }
+  for (const std::string& n : diff.only_in_a)
+    std::printf("%s,only_a,%s,-,,,,,,,\n", n.c_str(), meta_text(meta(ra, n)).c_str());
+  for (const std::string& n : diff.only_in_b)
+    std::printf("%s,only_b,-,%s,,,,,,,\n", n.c_str(), meta_text(meta(rb, n)).c_str());
+}
+
+// "; first NAME[i,j] (flat k): a vs b; max abs ..., max rel ..., max N ULP"
+std::string first_difference_text(const FileDiff& diff, const H5Reader& ra, const H5Reader& rb) {
+  const TensorDiff* t = diff.first_difference();
+  if (!t) return "";
+  std::string s;
+  const Meta ma = meta(ra, t->name), mb = meta(rb, t->name);
+  if (t->shape_mismatch) {
+    s += "; first " + t->name + ": " + meta_text(ma) + " vs " + meta_text(mb);
+  } else {
+    const float va = ra.read_float(t->name)[t->first_index];
+    const float vb = rb.read_float(t->name)[t->first_index];
+    s += "; first " + t->name + nd_index(t->first_index, ma.dims) + " (flat " + std::to_string(t->first_index) +
+         "): " + full(va) + " vs " + full(vb);
+  }
+  s += "; max abs " + num(diff.max_abs()) + ", max rel " + num(diff.max_rel());
+  int64_t ulp = 0;
+  for (const TensorDiff& u : diff.tensors) ulp = std::max(ulp, u.max_ulp);
+  return s + ", max " + ulp_text(ulp) + " ULP";
+}
+
+// The first line: "bit-identical: N tensors, E elements" or "differ: K of N tensors; ..." with the first difference.
+void print_summary(const FileDiff& diff, const H5Reader& ra, const H5Reader& rb, const CompareOptions& o) {
+  const size_t compared = diff.tensors.size();
+  if (diff.bitwise()) {
+    long total_elements = 0;
+    for (const TensorDiff& t : diff.tensors) total_elements += t.elements;
     std::printf("bit-identical: %zu %s, %ld %s\n", compared, compared == 1 ? "tensor" : "tensors", total_elements,
                 total_elements == 1 ? "element" : "elements");
-  } else {
-    std::string s = "differ: " + std::to_string(differing_tensors) + " of " + std::to_string(compared) + " tensors";
-    if (!diff.only_in_a.empty()) s += "; " + std::to_string(diff.only_in_a.size()) + " only in " + o.a;
-    if (!diff.only_in_b.empty()) s += "; " + std::to_string(diff.only_in_b.size()) + " only in " + o.b;
-    if (const TensorDiff* t = diff.first_difference()) {
-      const Meta ma = meta(ra, t->name), mb = meta(rb, t->name);
-      if (t->shape_mismatch) {
-        s += "; first " + t->name + ": " + meta_text(ma) + " vs " + meta_text(mb);
-      } else {
-        const float va = ra.read_float(t->name)[t->first_index];
-        const float vb = rb.read_float(t->name)[t->first_index];
-        s += "; first " + t->name + nd_index(t->first_index, ma.dims) + " (flat " + std::to_string(t->first_index) +
-             "): " + full(va) + " vs " + full(vb);
-      }
-      s += "; max abs " + num(diff.max_abs()) + ", max rel " + num(diff.max_rel());
-      int64_t ulp = 0;
-      for (const TensorDiff& u : diff.tensors) ulp = std::max(ulp, u.max_ulp);
-      s += ", max " + ulp_text(ulp) + " ULP";
-    }
-    std::printf("%s\n", s.c_str());
+    return;
   }
+  const size_t differing = static_cast<size_t>(std::count_if(
+      diff.tensors.begin(), diff.tensors.end(), [](const TensorDiff& t) { return t.shape_mismatch || !t.bitwise(); }));
+  std::string s = "differ: " + std::to_string(differing) + " of " + std::to_string(compared) + " tensors";
+  if (!diff.only_in_a.empty()) s += "; " + std::to_string(diff.only_in_a.size()) + " only in " + o.a;
+  if (!diff.only_in_b.empty()) s += "; " + std::to_string(diff.only_in_b.size()) + " only in " + o.b;
+  std::printf("%s%s\n", s.c_str(), first_difference_text(diff, ra, rb).c_str());
+}
 
-  // The table, columns sized to their contents.
+// The table, columns sized to their contents.
+void print_table(const std::vector<Row>& rows) {
   const std::vector<std::string> head = {"tensor", "status", "shape", "elements", "differing", "max abs",
                                          "max rel", "max ULP", "first diff"};
   std::vector<std::vector<std::string>> cells;
@@ -213,7 +209,22 @@ int run_compare(const CompareOptions& o) {
   };
   print_row(head);
   for (const auto& row : cells) print_row(row);
-  return same ? 0 : 1;
+}
+
+int run_compare(const CompareOptions& o) {
+  const FileDiff diff = compare_files(o.a, o.b, o.group);
+  const H5Reader ra(o.a), rb(o.b);
+  if (diff.tensors.empty() && diff.only_in_a.empty() && diff.only_in_b.empty()) {
+    throw Error("nothing to compare: no float32 datasets under " + o.group + " in " + o.a + " or " + o.b);
+  }
+  const int status = diff.bitwise() ? 0 : 1;
+  if (o.format == "csv") {
+    print_csv(diff, ra, rb, o.diff_only);
+    return status;
+  }
+  print_summary(diff, ra, rb, o);
+  print_table(table_rows(diff, ra, rb, o.diff_only));
+  return status;
 }
 
 }  // namespace

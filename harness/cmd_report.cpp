@@ -117,7 +117,8 @@ Command add_report(CLI::App& parent) {
   app->add_option("--out", o->out,
                   "also write parity.md, scaling.md, parity.csv, scaling.csv, report.md and the plots into DIR");
   app->add_option("--peak-gflops", o->peak_gflops,
-                  "peak GFLOP/s per rank for MFU (default: the file's measured peak_gflops, else 220)");
+                  "peak GFLOP/s per rank for MFU (default: the peak the sweep measured, else each run's recorded "
+                  "estimate; else no MFU)");
   app->add_option("--plots", o->plots, "svg (default with --out), png (needs rsvg-convert or ImageMagick) or none")
       ->check(CLI::IsMember({"svg", "png", "none"}));
   return {app, [o]() { return run_report(*o); }};

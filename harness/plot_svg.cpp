@@ -95,6 +95,155 @@ Axis log2_axis(double lo, double hi) {
   return a;
 }
 
+// A point that can be drawn: both coordinates finite, and x > 0 on a log2 axis.
+bool drawable(const Chart& c, double x, double y) {
+  return std::isfinite(x) && std::isfinite(y) && !(c.log2_x && x <= 0);
+}
+
+// Where things go on the canvas: the axes' ranges and the plot area (the legend to its right, wide enough for
+// its longest label; the canvas tall enough for the legend, 17 px a line below the title).
+struct Frame {
+  double W, H, left, top, bottom, right;
+  bool log2_x, empty;
+  Axis ax, ay;
+  double XU(double u) const { return left + (u - ax.lo) / (ax.hi - ax.lo) * (right - left); }
+  double X(double x) const { return XU(log2_x ? std::log2(x) : x); }
+  double Y(double y) const { return bottom - (y - ay.lo) / (ay.hi - ay.lo) * (bottom - top); }
+};
+
+Frame frame_of(const Chart& c) {
+  Frame f;
+  f.W = c.width;
+  f.H = std::max<double>(c.height, 64 + 17.0 * c.series.size() + 70);
+  f.log2_x = c.log2_x;
+  // Data range over the drawable points.
+  double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
+  for (const Series& s : c.series) {
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      if (!drawable(c, s.x[i], s.y[i])) continue;
+      xlo = std::min(xlo, s.x[i]);
+      xhi = std::max(xhi, s.x[i]);
+      ylo = std::min(ylo, s.y[i]);
+      yhi = std::max(yhi, s.y[i]);
+    }
+  }
+  f.empty = !(xlo <= xhi);
+  if (f.empty) {
+    xlo = c.log2_x ? 1 : 0;
+    xhi = c.log2_x ? 2 : 1;
+    ylo = 0;
+    yhi = 1;
+  }
+  f.ax = c.log2_x ? log2_axis(xlo, xhi) : linear_axis(xlo, xhi, false, c.integer_x ? 1 : 0);
+  f.ay = linear_axis(ylo, yhi, c.y_from_zero);
+  size_t longest = 0;
+  for (const Series& s : c.series) longest = std::max(longest, s.label.size());
+  const double legend_w = c.series.empty() ? 0 : std::min(380.0, std::max(140.0, 6.6 * longest + 46));
+  f.left = 78;
+  f.top = c.subtitle.empty() ? 48 : 64;
+  f.bottom = f.H - 58;
+  f.right = f.W - legend_w - 24;
+  return f;
+}
+
+std::string svg_head(const Chart& c, const Frame& f) {
+  std::string o;
+  o += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", f.W) + "\" height=\"" + fmt("%.0f", f.H) +
+       "\" viewBox=\"0 0 " + fmt("%.0f", f.W) + " " + fmt("%.0f", f.H) +
+       "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n";
+  o += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
+  const std::string mid = px((f.left + f.right) / 2);
+  o += "<text x=\"" + mid + "\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">" + esc(c.title) +
+       "</text>\n";
+  if (!c.subtitle.empty())
+    o += "<text x=\"" + mid + "\" y=\"44\" text-anchor=\"middle\" font-size=\"12\" fill=\"#444444\">" +
+         esc(c.subtitle) + "</text>\n";
+  return o;
+}
+
+// Grid lines, the frame, ticks with their labels, and the axis titles.
+std::string svg_axes(const Chart& c, const Frame& f) {
+  std::string o = "<g stroke=\"#e4e4e4\" stroke-width=\"1\">\n";
+  for (double t : f.ax.ticks)
+    o += "<line x1=\"" + px(f.XU(t)) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(f.XU(t)) + "\" y2=\"" + px(f.bottom) + "\"/>\n";
+  for (double t : f.ay.ticks)
+    o += "<line x1=\"" + px(f.left) + "\" y1=\"" + px(f.Y(t)) + "\" x2=\"" + px(f.right) + "\" y2=\"" + px(f.Y(t)) + "\"/>\n";
+  o += "</g>\n";
+  o += "<rect x=\"" + px(f.left) + "\" y=\"" + px(f.top) + "\" width=\"" + px(f.right - f.left) + "\" height=\"" +
+       px(f.bottom - f.top) + "\" fill=\"none\" stroke=\"#333333\" stroke-width=\"1\"/>\n";
+  o += "<g font-size=\"11\" fill=\"#333333\">\n";
+  for (size_t i = 0; i < f.ax.ticks.size(); ++i) {
+    const double x = f.XU(f.ax.ticks[i]);
+    o += "<line x1=\"" + px(x) + "\" y1=\"" + px(f.bottom) + "\" x2=\"" + px(x) + "\" y2=\"" + px(f.bottom + 5) +
+         "\" stroke=\"#333333\"/>\n";
+    o += "<text x=\"" + px(x) + "\" y=\"" + px(f.bottom + 18) + "\" text-anchor=\"middle\">" + esc(f.ax.labels[i]) + "</text>\n";
+  }
+  for (size_t i = 0; i < f.ay.ticks.size(); ++i) {
+    const double y = f.Y(f.ay.ticks[i]);
+    o += "<line x1=\"" + px(f.left - 5) + "\" y1=\"" + px(y) + "\" x2=\"" + px(f.left) + "\" y2=\"" + px(y) +
+         "\" stroke=\"#333333\"/>\n";
+    o += "<text x=\"" + px(f.left - 8) + "\" y=\"" + px(y + 4) + "\" text-anchor=\"end\">" + esc(f.ay.labels[i]) + "</text>\n";
+  }
+  o += "</g>\n";
+  o += "<text x=\"" + px((f.left + f.right) / 2) + "\" y=\"" + px(f.H - 16) + "\" text-anchor=\"middle\" font-size=\"13\">" +
+       esc(c.x_label) + "</text>\n";
+  o += "<text x=\"18\" y=\"" + px((f.top + f.bottom) / 2) + "\" text-anchor=\"middle\" font-size=\"13\" transform=\"rotate(-90 18 " +
+       px((f.top + f.bottom) / 2) + ")\">" + esc(c.y_label) + "</text>\n";
+  if (f.empty)
+    o += "<text x=\"" + px((f.left + f.right) / 2) + "\" y=\"" + px((f.top + f.bottom) / 2) +
+         "\" text-anchor=\"middle\" font-size=\"14\" fill=\"#888888\">no data</text>\n";
+  return o;
+}
+
+std::string stroke_style(const Series& s) {
+  return "stroke=\"" + s.color + "\" stroke-width=\"" + fmt("%.1f", s.width) + "\"" +
+         (s.dashed ? " stroke-dasharray=\"6 4\"" : "");
+}
+
+// The series, clipped to the plot area; a point that cannot be drawn starts a new polyline. The markers are
+// drawn outside the clip, so that points on the edge of the axes stay whole circles.
+std::string svg_series(const Chart& c, const Frame& f) {
+  std::string o = "<defs><clipPath id=\"plot-area\"><rect x=\"" + px(f.left) + "\" y=\"" + px(f.top) + "\" width=\"" +
+                  px(f.right - f.left) + "\" height=\"" + px(f.bottom - f.top) + "\"/></clipPath></defs>\n";
+  o += "<g clip-path=\"url(#plot-area)\" fill=\"none\" stroke-linejoin=\"round\" stroke-linecap=\"round\">\n";
+  for (const Series& s : c.series) {
+    std::vector<std::string> segments(1);
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      if (!drawable(c, s.x[i], s.y[i])) {
+        if (!segments.back().empty()) segments.emplace_back();
+        continue;
+      }
+      segments.back() += (segments.back().empty() ? "" : " ") + px(f.X(s.x[i])) + "," + px(f.Y(s.y[i]));
+    }
+    for (const std::string& pts : segments)
+      if (!pts.empty()) o += "<polyline " + stroke_style(s) + " points=\"" + pts + "\"/>\n";
+  }
+  o += "</g>\n";
+  for (const Series& s : c.series) {
+    if (!s.markers) continue;
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
+      if (drawable(c, s.x[i], s.y[i]))
+        o += "<circle cx=\"" + px(f.X(s.x[i])) + "\" cy=\"" + px(f.Y(s.y[i])) + "\" r=\"3.5\" fill=\"" + s.color + "\"/>\n";
+  }
+  return o;
+}
+
+std::string svg_legend(const Chart& c, const Frame& f) {
+  if (c.series.empty()) return "";
+  const double lx = f.right + 16, ly = f.top;
+  std::string o = "<g font-size=\"11\">\n";
+  for (size_t i = 0; i < c.series.size(); ++i) {
+    const Series& s = c.series[i];
+    const double y = ly + 8 + 17.0 * i;
+    o += "<line x1=\"" + px(lx) + "\" y1=\"" + px(y) + "\" x2=\"" + px(lx + 26) + "\" y2=\"" + px(y) + "\" " +
+         stroke_style(s) + "/>\n";
+    if (s.markers) o += "<circle cx=\"" + px(lx + 13) + "\" cy=\"" + px(y) + "\" r=\"3.5\" fill=\"" + s.color + "\"/>\n";
+    o += "<text x=\"" + px(lx + 32) + "\" y=\"" + px(y + 4) + "\">" + esc(s.label) + "</text>\n";
+  }
+  return o + "</g>\n";
+}
+
 }  // namespace
 
 std::string palette(size_t n) {
@@ -104,133 +253,8 @@ std::string palette(size_t n) {
 }
 
 std::string render_svg(const Chart& c) {
-  // Tall enough for the legend (17 px a line below the title).
-  const double W = c.width;
-  const double H = std::max<double>(c.height, 64 + 17.0 * c.series.size() + 70);
-  // Data range over the finite points.
-  double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
-  for (const Series& s : c.series) {
-    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (c.log2_x && s.x[i] <= 0)) continue;
-      xlo = std::min(xlo, s.x[i]);
-      xhi = std::max(xhi, s.x[i]);
-      ylo = std::min(ylo, s.y[i]);
-      yhi = std::max(yhi, s.y[i]);
-    }
-  }
-  const bool empty = !(xlo <= xhi);
-  if (empty) {
-    xlo = c.log2_x ? 1 : 0;
-    xhi = c.log2_x ? 2 : 1;
-    ylo = 0;
-    yhi = 1;
-  }
-  const Axis ax = c.log2_x ? log2_axis(xlo, xhi) : linear_axis(xlo, xhi, false, c.integer_x ? 1 : 0);
-  const Axis ay = linear_axis(ylo, yhi, c.y_from_zero);
-
-  // Layout: the legend to the right of the plot, wide enough for its longest label.
-  size_t longest = 0;
-  for (const Series& s : c.series) longest = std::max(longest, s.label.size());
-  const double legend_w = c.series.empty() ? 0 : std::min(380.0, std::max(140.0, 6.6 * longest + 46));
-  const double left = 78, top = c.subtitle.empty() ? 48 : 64, bottom = H - 58;
-  const double right = W - legend_w - 24;
-  auto X = [&](double x) {
-    const double u = c.log2_x ? std::log2(x) : x;
-    return left + (u - ax.lo) / (ax.hi - ax.lo) * (right - left);
-  };
-  auto XU = [&](double u) { return left + (u - ax.lo) / (ax.hi - ax.lo) * (right - left); };
-  auto Y = [&](double y) { return bottom - (y - ay.lo) / (ay.hi - ay.lo) * (bottom - top); };
-
-  std::string o;
-  o += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", W) + "\" height=\"" + fmt("%.0f", H) +
-       "\" viewBox=\"0 0 " + fmt("%.0f", W) + " " + fmt("%.0f", H) +
-       "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n";
-  o += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
-  o += "<text x=\"" + px((left + right) / 2) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">" +
-       esc(c.title) + "</text>\n";
-  if (!c.subtitle.empty()) {
-    o += "<text x=\"" + px((left + right) / 2) + "\" y=\"44\" text-anchor=\"middle\" font-size=\"12\" fill=\"#444444\">" +
-         esc(c.subtitle) + "</text>\n";
-  }
-
-  // Grid and ticks.
-  o += "<g stroke=\"#e4e4e4\" stroke-width=\"1\">\n";
-  for (double t : ax.ticks) o += "<line x1=\"" + px(XU(t)) + "\" y1=\"" + px(top) + "\" x2=\"" + px(XU(t)) + "\" y2=\"" + px(bottom) + "\"/>\n";
-  for (double t : ay.ticks) o += "<line x1=\"" + px(left) + "\" y1=\"" + px(Y(t)) + "\" x2=\"" + px(right) + "\" y2=\"" + px(Y(t)) + "\"/>\n";
-  o += "</g>\n";
-  o += "<rect x=\"" + px(left) + "\" y=\"" + px(top) + "\" width=\"" + px(right - left) + "\" height=\"" +
-       px(bottom - top) + "\" fill=\"none\" stroke=\"#333333\" stroke-width=\"1\"/>\n";
-  o += "<g font-size=\"11\" fill=\"#333333\">\n";
-  for (size_t i = 0; i < ax.ticks.size(); ++i) {
-    const double x = XU(ax.ticks[i]);
-    o += "<line x1=\"" + px(x) + "\" y1=\"" + px(bottom) + "\" x2=\"" + px(x) + "\" y2=\"" + px(bottom + 5) +
-         "\" stroke=\"#333333\"/>\n";
-    o += "<text x=\"" + px(x) + "\" y=\"" + px(bottom + 18) + "\" text-anchor=\"middle\">" + esc(ax.labels[i]) + "</text>\n";
-  }
-  for (size_t i = 0; i < ay.ticks.size(); ++i) {
-    const double y = Y(ay.ticks[i]);
-    o += "<line x1=\"" + px(left - 5) + "\" y1=\"" + px(y) + "\" x2=\"" + px(left) + "\" y2=\"" + px(y) +
-         "\" stroke=\"#333333\"/>\n";
-    o += "<text x=\"" + px(left - 8) + "\" y=\"" + px(y + 4) + "\" text-anchor=\"end\">" + esc(ay.labels[i]) + "</text>\n";
-  }
-  o += "</g>\n";
-  o += "<text x=\"" + px((left + right) / 2) + "\" y=\"" + px(H - 16) + "\" text-anchor=\"middle\" font-size=\"13\">" +
-       esc(c.x_label) + "</text>\n";
-  o += "<text x=\"18\" y=\"" + px((top + bottom) / 2) + "\" text-anchor=\"middle\" font-size=\"13\" transform=\"rotate(-90 18 " +
-       px((top + bottom) / 2) + ")\">" + esc(c.y_label) + "</text>\n";
-  if (empty) {
-    o += "<text x=\"" + px((left + right) / 2) + "\" y=\"" + px((top + bottom) / 2) +
-         "\" text-anchor=\"middle\" font-size=\"14\" fill=\"#888888\">no data</text>\n";
-  }
-
-  // The series, clipped to the plot area; a non-finite value starts a new polyline.
-  o += "<defs><clipPath id=\"plot-area\"><rect x=\"" + px(left) + "\" y=\"" + px(top) + "\" width=\"" +
-       px(right - left) + "\" height=\"" + px(bottom - top) + "\"/></clipPath></defs>\n";
-  o += "<g clip-path=\"url(#plot-area)\" fill=\"none\" stroke-linejoin=\"round\" stroke-linecap=\"round\">\n";
-  for (const Series& s : c.series) {
-    const std::string style = "stroke=\"" + s.color + "\" stroke-width=\"" + fmt("%.1f", s.width) + "\"" +
-                              (s.dashed ? " stroke-dasharray=\"6 4\"" : "");
-    std::vector<std::string> segments(1);
-    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (c.log2_x && s.x[i] <= 0)) {
-        if (!segments.back().empty()) segments.emplace_back();
-        continue;
-      }
-      segments.back() += (segments.back().empty() ? "" : " ") + px(X(s.x[i])) + "," + px(Y(s.y[i]));
-    }
-    for (const std::string& pts : segments) {
-      if (pts.empty()) continue;
-      o += "<polyline " + style + " points=\"" + pts + "\"/>\n";
-    }
-  }
-  o += "</g>\n";
-  // Markers outside the clip: points on the edge of the axes stay whole circles.
-  for (const Series& s : c.series) {
-    if (!s.markers) continue;
-    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (c.log2_x && s.x[i] <= 0)) continue;
-      o += "<circle cx=\"" + px(X(s.x[i])) + "\" cy=\"" + px(Y(s.y[i])) + "\" r=\"3.5\" fill=\"" + s.color + "\"/>\n";
-    }
-  }
-
-  // Legend.
-  if (!c.series.empty()) {
-    const double lx = right + 16, ly = top;
-    o += "<g font-size=\"11\">\n";
-    for (size_t i = 0; i < c.series.size(); ++i) {
-      const Series& s = c.series[i];
-      const double y = ly + 8 + 17.0 * i;
-      o += "<line x1=\"" + px(lx) + "\" y1=\"" + px(y) + "\" x2=\"" + px(lx + 26) + "\" y2=\"" + px(y) + "\" stroke=\"" +
-           s.color + "\" stroke-width=\"" + fmt("%.1f", s.width) + "\"" + (s.dashed ? " stroke-dasharray=\"6 4\"" : "") +
-           "/>\n";
-      if (s.markers) o += "<circle cx=\"" + px(lx + 13) + "\" cy=\"" + px(y) + "\" r=\"3.5\" fill=\"" + s.color + "\"/>\n";
-      o += "<text x=\"" + px(lx + 32) + "\" y=\"" + px(y + 4) + "\">" + esc(s.label) + "</text>\n";
-    }
-    o += "</g>\n";
-  }
-  o += "</svg>\n";
-  return o;
+  const Frame f = frame_of(c);
+  return svg_head(c, f) + svg_axes(c, f) + svg_series(c, f) + svg_legend(c, f) + "</svg>\n";
 }
 
 }  // namespace parity::plot

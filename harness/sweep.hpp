@@ -1,9 +1,11 @@
 // `parity sweep`: expand a spec, run the baselines and every layout through a launcher, judge each run
 // against its baseline (harness/compare.hpp), and merge everything into one HDF5 file (docs/sweeps.md).
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include "harness/spec.hpp"
+#include "harness/verdict.hpp"
 
 namespace parity::sweep {
 
@@ -24,9 +26,9 @@ struct SweepOptions {
   std::string command_line;         // recorded in the file
 };
 
-// The verdict of one run against its baseline.
-struct Verdict {
-  std::string parity;               // bitwise | within-bound | failed | baseline
+// The verdict of one run against its baseline, and the differences it rests on.
+struct Judgement {
+  Verdict verdict = Verdict::none;  // bitwise | within_bound | failed (judge); baseline, crashed, timeout (the sweep)
   double max_abs = 0, max_rel = 0;  // see docs/sweeps.md: what the verdict is about
   double loss_max_abs = 0, loss_max_rel = 0;
   double ckpt_max_abs = 0, ckpt_max_rel = 0;
@@ -39,7 +41,7 @@ struct Verdict {
 // Compares a finished run (its results and checkpoint files) with its baseline's. `bound` 0 = must be
 // bitwise (exact); else the largest relative per-step loss difference (fast). Throws parity::Error when a
 // file cannot be read.
-Verdict judge(const std::string& results, const std::string& checkpoint, const std::string& base_results,
+Judgement judge(const std::string& results, const std::string& checkpoint, const std::string& base_results,
               const std::string& base_group, const std::string& base_checkpoint, double bound);
 
 // Runs the sweep; returns the exit status (0: every run passed its verdict; 1: some run failed, crashed or

@@ -227,6 +227,10 @@ std::vector<RunField> execution_fields() {
       integer<long>("check_consistency", "--check-consistency", "check_consistency",
                     "every N steps, check that replicas agree bit for bit (0: off)", R::execution,
                     [](TrainConfig& c) -> long& { return c.check_consistency; }, 0, kBig),
+      real<double>("comm_timeout", "--comm-timeout", "",
+                   "seconds one rank waits on another (a skipped collective, a stalled or dead rank) before the run "
+                   "ends with an error naming both (0: wait forever)", R::execution,
+                   [](TrainConfig& c) -> double& { return c.comm_timeout; }, 0, 1e7),
       integer<int>("threads", "--threads", "threads_per_rank",
                    "threads per rank for the host loops and BLAS (the results do not depend on it)", R::execution,
                    [](TrainConfig& c) -> int& { return c.threads; }, 1, 1024),

@@ -52,6 +52,7 @@ struct TrainConfig {
   std::string schedule = "1f1b";  // gpipe | 1f1b
   int zero = 0;                // 0 or 1 (ZeRO-1: optimizer state sharded over DP)
   long check_consistency = 0;  // every N steps; 0 = off
+  double comm_timeout = 600;   // seconds a rank waits on another before the run ends with an error; 0 = forever
   std::string inject_bitflip;  // testing: "STEP:RANK:TENSOR" flips one bit of that tensor on that rank
   std::string inject_overflow; // testing: "STEP:RANK" puts an inf into that rank's gradient at that step
   std::string inject_stall;    // testing: "STEP:RANK" stops that rank at the start of that step

@@ -43,6 +43,7 @@ double comm_seconds(ProcessGrid& g) {
 const TrainConfig& prepared(const TrainConfig& c) {
   validate(c);
   set_host_threads(c.threads);
+  set_comm_timeout(c.comm_timeout);
   set_kernel_target(c.target == "device" ? Target::device : Target::host);
   set_fast_gemm_precision(c.prec());  // GPU fast mode: 16-bit operands on tensor cores
   return c;

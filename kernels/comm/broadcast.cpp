@@ -1,18 +1,17 @@
-// Broadcast from root (MPI_Bcast, split beyond int counts).
+// Broadcast from root (MPI_Ibcast, split beyond int counts).
 #include <algorithm>
-#include <stdexcept>
 
 #include "kernels/comm/detail.hpp"
 
 namespace parity::comm_detail {
 
-void MpiCommunicator::broadcast(float* buf, long n, int root) {
-  const double t0 = now();
-  if (root < 0 || root >= size_) throw std::invalid_argument("broadcast: root out of range");
+void MpiCommunicator::do_broadcast(float* buf, long n, int root) {
   const long m = max_count();
-  for (long off = 0; off < n; off += m)
-    check(MPI_Bcast(buf + off, int(std::min(m, n - off)), MPI_FLOAT, root, comm_), "MPI_Bcast");
-  stats_.add("broadcast", double(n) * sizeof(float), now() - t0);
+  for (long off = 0; off < n; off += m) {
+    MPI_Request req;
+    check(MPI_Ibcast(buf + off, int(std::min(m, n - off)), MPI_FLOAT, root, comm_, &req), "MPI_Ibcast");
+    wait_all(&req, 1, {"MPI_Ibcast", root == rank_ ? -1 : root});  // the root waits on everyone
+  }
 }
 
 }  // namespace parity::comm_detail

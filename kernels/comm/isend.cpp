@@ -1,48 +1,59 @@
 // Non-blocking point-to-point send (MPI_Isend). Messages beyond max_count() elements go as several
-// requests in order (non-overtaking keeps them in order for the matching recv_pieces).
-#include <stdexcept>
+// requests in order (non-overtaking keeps them in order for the matching recv).
+#include <exception>
 
 #include "kernels/comm/detail.hpp"
 
 namespace parity::comm_detail {
 
 namespace {
-struct SendRequest final : Communicator::Request {
-  std::vector<MPI_Request> reqs;
-  CommStats* stats = nullptr;
-  double bytes = 0;
-  void wait() override {
-    const double t0 = now();
-    if (!reqs.empty()) check(MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
-    reqs.clear();
-    if (stats) stats->add("isend.wait", 0, now() - t0);
+
+class SendRequest final : public Communicator::Request {
+ public:
+  SendRequest(MpiCommunicator* c, int dest, int tag) : c_(c), dest_(dest), tag_(tag) {}
+  ~SendRequest() override {
+    if (reqs_.empty()) return;
+    // While an exception unwinds (a timeout elsewhere), waiting could take another whole timeout.
+    if (std::uncaught_exceptions() > 0 || c_->in_error()) {
+      c_->abandon(reqs_.data(), int(reqs_.size()), {}, "isend");
+      return;
+    }
+    try {
+      wait();
+    } catch (...) {
+    }
   }
-  bool test() override {
+  std::vector<MPI_Request> reqs_;
+
+ protected:
+  void do_wait() override {
+    c_->wait_all(reqs_.data(), int(reqs_.size()), {"MPI_Isend", dest_, tag_, "isend"});
+    reqs_.clear();
+  }
+  bool do_test() override {
     int done = 1;
-    if (!reqs.empty()) check(MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
-    if (done) reqs.clear();
+    if (!reqs_.empty()) check(MPI_Testall(int(reqs_.size()), reqs_.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+    if (done) reqs_.clear();
     return done != 0;
   }
-  ~SendRequest() override {
-    if (!reqs.empty()) MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE);
-  }
+
+ private:
+  MpiCommunicator* c_;
+  int dest_, tag_;
 };
+
 }  // namespace
 
-std::unique_ptr<Communicator::Request> MpiCommunicator::isend(const float* buf, long n, int dest, int tag) {
-  const double t0 = now();
-  if (dest < 0 || dest >= size_) throw std::invalid_argument("isend: destination out of range");
-  if (n < 0) throw std::invalid_argument("isend: negative count");
-  auto r = std::make_unique<SendRequest>();
-  r->stats = &stats_;
+std::unique_ptr<Communicator::Request> MpiCommunicator::do_isend(const float* buf, long n, int dest, int tag) {
+  auto r = std::make_unique<SendRequest>(this, dest, tag);
   const long piece = max_count();
-  for (long lo = 0; lo < n || (n == 0 && lo == 0); lo += piece) {
-    const int len = static_cast<int>(std::min(piece, n - lo));
-    r->reqs.emplace_back();
-    check(MPI_Isend(buf + lo, len, MPI_FLOAT, dest, tag, comm_, &r->reqs.back()), "MPI_Isend");
-    if (n == 0) break;
-  }
-  stats_.add("isend", double(n) * sizeof(float), now() - t0);
+  long lo = 0;
+  do {  // at least one message, so that n == 0 still matches the receiver's one
+    const int len = int(std::min(piece, n - lo));
+    r->reqs_.emplace_back();
+    check(MPI_Isend(buf + lo, len, MPI_FLOAT, dest, tag, comm_, &r->reqs_.back()), "MPI_Isend");
+    lo += len;
+  } while (lo < n);
   return r;
 }
 

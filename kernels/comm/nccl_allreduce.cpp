@@ -8,8 +8,6 @@
 
 namespace parity::nccl_detail {
 
-using comm_detail::now;
-
 namespace {
 // Small buffers: gather whole buffers while the gathered bytes stay within this (as comm/detail.hpp's
 // kAllreduceGatherBytes; NCCL has no eager-limit corner to avoid).
@@ -30,9 +28,11 @@ void NcclCommunicator::exact_allreduce_segment(float* buf, long m) {
     tree_sum(plan_, L, m, buf, stream_);
     return;
   }
-  const std::vector<long> counts = chunk_counts(m, p), displs = comm_detail::displacements(counts);
-  const long mine = counts[r];
-  enqueue_exact_reduce_scatter(buf, buf + displs[r], counts, displs, "ncclGroupEnd(all-to-all)");
+  const comm_detail::ExchangePlan plan(chunk_counts(m, p), r);
+  const std::vector<long>& counts = plan.counts;
+  const std::vector<long>& displs = plan.displs;
+  const long mine = plan.mine;
+  enqueue_exact_reduce_scatter(plan, buf, buf + displs[r], "ncclGroupEnd(all-to-all)");
   // All-gather of the reduced chunks, in place.
   if (m % p == 0) {
     check(ncclAllGather(buf + displs[r], buf, mine, ncclFloat32, comm_, stream_), "ncclAllGather", comm_);
@@ -58,12 +58,9 @@ void NcclCommunicator::enqueue_allreduce(float* buf, long n, Numerics num) {
   }
 }
 
-void NcclCommunicator::allreduce_sum(float* buf, long n, Numerics num) {
-  const double t0 = now();
+void NcclCommunicator::do_allreduce_sum(float* buf, long n, Numerics num) {
   enqueue_allreduce(buf, n, num);
   sync();
-  stats_.add(num == Numerics::exact ? "allreduce_sum.exact" : "allreduce_sum.fast", double(n) * sizeof(float),
-             now() - t0);
 }
 
 namespace {
@@ -71,7 +68,7 @@ namespace {
 // The work is queued on the communicator's stream; an event after it says when the result is in buf.
 class EventRequest final : public Communicator::Request {
  public:
-  EventRequest(NcclCommunicator* c, const char* op) : c_(c), op_(op) {
+  explicit EventRequest(NcclCommunicator* c) {
     check_cuda(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming), "cudaEventCreate");
     check_cuda(cudaEventRecord(done_, c->stream()), "cudaEventRecord");
   }
@@ -79,39 +76,29 @@ class EventRequest final : public Communicator::Request {
     if (!finished_) cudaEventSynchronize(done_);
     cudaEventDestroy(done_);
   }
-  void wait() override {
-    if (finished_) return;
-    const double t0 = now();
+
+ protected:
+  void do_wait() override {
     check_cuda(cudaEventSynchronize(done_), "cudaEventSynchronize");
     finished_ = true;
-    c_->stats().by_op[op_].seconds += now() - t0;
   }
-  bool test() override {
-    if (finished_) return true;
-    const double t0 = now();
+  bool do_test() override {
     const cudaError_t e = cudaEventQuery(done_);
     if (e != cudaErrorNotReady) check_cuda(e, "cudaEventQuery");
     finished_ = e == cudaSuccess;
-    c_->stats().by_op[op_].seconds += now() - t0;
     return finished_;
   }
 
  private:
-  NcclCommunicator* c_;
-  const char* op_;
   cudaEvent_t done_ = nullptr;
   bool finished_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<Communicator::Request> NcclCommunicator::iallreduce_sum(float* buf, long n, Numerics num) {
-  const double t0 = now();
-  const char* op = num == Numerics::exact ? "iallreduce_sum.exact" : "iallreduce_sum.fast";
+std::unique_ptr<Communicator::Request> NcclCommunicator::do_iallreduce_sum(float* buf, long n, Numerics num) {
   enqueue_allreduce(buf, n, num);
-  auto req = std::make_unique<EventRequest>(this, op);
-  stats_.add(op, double(n) * sizeof(float), now() - t0);
-  return req;
+  return std::make_unique<EventRequest>(this);
 }
 
 }  // namespace parity::nccl_detail

@@ -1,36 +1,33 @@
 // NCCL reduce-scatter, all-gather, all-to-all and broadcast (the algorithms of kernels/comm/reduce_scatter.cpp,
 // all_gather.cpp, all_to_all.cpp and broadcast.cpp, on the communicator's stream; every call synchronises).
 #include <algorithm>
-#include <numeric>
-#include <stdexcept>
 
 #include "kernels/comm/detail.hpp"
 #include "kernels/comm/nccl_detail.hpp"
 
 namespace parity::nccl_detail {
 
-using comm_detail::now;
-
 namespace {
 bool all_equal(const std::vector<long>& c) { return std::adjacent_find(c.begin(), c.end(), std::not_equal_to<>()) == c.end(); }
 }  // namespace
 
-void NcclCommunicator::enqueue_exact_reduce_scatter(const float* in, float* out, const std::vector<long>& counts,
-                                                    const std::vector<long>& displs, const char* what) {
-  const int p = size_, r = rank_;
-  const long mine = counts[r];
-  float* recv = scratch(long(p - 1) * mine);
-  // All-to-all: chunk j goes to rank j; rank j's contribution to this rank's chunk lands in slot j - (j > r).
+void NcclCommunicator::enqueue_exact_reduce_scatter(const comm_detail::ExchangePlan& plan, const float* in,
+                                                    float* out, const char* what) {
+  const int p = plan.p, r = plan.rank;
+  const long mine = plan.mine;
+  float* recv = scratch(plan.scratch_size());
+  // All-to-all: chunk j goes to rank j; rank j's contribution to this rank's chunk lands at rdispls[j].
   check(ncclGroupStart(), "ncclGroupStart");
-  for (int j = 0, slot = 0; j < p; ++j) {
+  for (int j = 0; j < p; ++j) {
     if (j == r) continue;
-    if (counts[j] > 0) check(ncclSend(in + displs[j], counts[j], ncclFloat32, j, comm_, stream_), "ncclSend", comm_);
-    if (mine > 0) check(ncclRecv(recv + long(slot) * mine, mine, ncclFloat32, j, comm_, stream_), "ncclRecv", comm_);
-    ++slot;
+    if (plan.scounts[j] > 0)
+      check(ncclSend(in + plan.sdispls[j], plan.scounts[j], ncclFloat32, j, comm_, stream_), "ncclSend", comm_);
+    if (mine > 0) check(ncclRecv(recv + plan.rdispls[j], mine, ncclFloat32, j, comm_, stream_), "ncclRecv", comm_);
   }
   check(ncclGroupEnd(), what, comm_);
+  // The plan's leaves, in the kernel's form: the own chunk, the others packed without a gap for this rank.
   Leaves L;
-  L.own = in + displs[r];
+  L.own = in + plan.displs[r];
   L.others = recv;
   L.stride = mine;
   L.self = r;
@@ -38,14 +35,9 @@ void NcclCommunicator::enqueue_exact_reduce_scatter(const float* in, float* out,
   tree_sum(plan_, L, mine, out, stream_);
 }
 
-void NcclCommunicator::reduce_scatter_sum(const float* in, float* out, const std::vector<long>& counts, Numerics num) {
-  const double t0 = now();
+void NcclCommunicator::do_reduce_scatter_sum(const float* in, float* out, const std::vector<long>& counts,
+                                             Numerics num) {
   const int p = size_, r = rank_;
-  if (int(counts.size()) != p) throw std::invalid_argument("reduce_scatter_sum: counts must have one entry per rank");
-  for (long c : counts)
-    if (c < 0) throw std::invalid_argument("reduce_scatter_sum: negative count");
-  const long n = std::accumulate(counts.begin(), counts.end(), 0L);
-  const std::vector<long> displs = comm_detail::displacements(counts);
   const long mine = counts[r];
   if (p == 1) {
     if (mine > 0 && in != out)
@@ -55,19 +47,13 @@ void NcclCommunicator::reduce_scatter_sum(const float* in, float* out, const std
   } else {
     // The exact algorithm (also the fast one's for unequal counts, which ncclReduceScatter cannot take):
     // all-to-all of the chunks as one group, then the ordered tree over the p contributions to this rank's chunk.
-    enqueue_exact_reduce_scatter(in, out, counts, displs, "ncclGroupEnd(reduce-scatter)");
+    enqueue_exact_reduce_scatter(comm_detail::ExchangePlan(counts, r), in, out, "ncclGroupEnd(reduce-scatter)");
   }
   sync();
-  stats_.add(num == Numerics::exact ? "reduce_scatter_sum.exact" : "reduce_scatter_sum.fast", double(n) * sizeof(float),
-             now() - t0);
 }
 
-void NcclCommunicator::all_gather(const float* in, float* out, const std::vector<long>& counts) {
-  const double t0 = now();
+void NcclCommunicator::do_all_gather(const float* in, float* out, const std::vector<long>& counts) {
   const int p = size_, r = rank_;
-  if (int(counts.size()) != p) throw std::invalid_argument("all_gather: counts must have one entry per rank");
-  for (long c : counts)
-    if (c < 0) throw std::invalid_argument("all_gather: negative count");
   const std::vector<long> displs = comm_detail::displacements(counts);
   float* own = out + displs[r];
   if (counts[r] > 0 && in != own)
@@ -85,13 +71,10 @@ void NcclCommunicator::all_gather(const float* in, float* out, const std::vector
     check(ncclGroupEnd(), "ncclGroupEnd(all-gather)", comm_);
   }
   sync();
-  stats_.add("all_gather", double(std::accumulate(counts.begin(), counts.end(), 0L)) * sizeof(float), now() - t0);
 }
 
-void NcclCommunicator::all_to_all(const float* in, float* out, long chunk) {
-  const double t0 = now();
+void NcclCommunicator::do_all_to_all(const float* in, float* out, long chunk) {
   const int p = size_, r = rank_;
-  if (chunk < 0) throw std::invalid_argument("all_to_all: negative chunk");
   if (chunk > 0) {
     check_cuda(cudaMemcpyAsync(out + long(r) * chunk, in + long(r) * chunk, sizeof(float) * chunk,
                                cudaMemcpyDeviceToDevice, stream_),
@@ -107,15 +90,11 @@ void NcclCommunicator::all_to_all(const float* in, float* out, long chunk) {
     }
   }
   sync();
-  stats_.add("all_to_all", double(chunk) * p * sizeof(float), now() - t0);
 }
 
-void NcclCommunicator::broadcast(float* buf, long n, int root) {
-  const double t0 = now();
-  if (root < 0 || root >= size_) throw std::invalid_argument("broadcast: root out of range");
+void NcclCommunicator::do_broadcast(float* buf, long n, int root) {
   if (n > 0 && size_ > 1) check(ncclBroadcast(buf, buf, n, ncclFloat32, root, comm_, stream_), "ncclBroadcast", comm_);
   sync();
-  stats_.add("broadcast", double(n) * sizeof(float), now() - t0);
 }
 
 }  // namespace parity::nccl_detail

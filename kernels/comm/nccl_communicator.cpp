@@ -12,11 +12,10 @@
 #include "kernels/canonical.hpp"
 #include "kernels/comm/detail.hpp"
 #include "kernels/comm/nccl_detail.hpp"
+#include "kernels/error.hpp"
 
 namespace parity {
 namespace nccl_detail {
-
-using comm_detail::now;
 
 void check(ncclResult_t r, const char* what, ncclComm_t comm) {
   if (r == ncclSuccess || r == ncclInProgress) return;
@@ -34,7 +33,7 @@ void check_cuda(cudaError_t e, const char* what) {
 
 TreePlan make_tree_plan(int p) {
   if (p < 1 || p > kMaxRanks)
-    throw std::invalid_argument("NCCL communicator: " + std::to_string(p) + " ranks (at most " +
+    throw Error("NCCL communicator: " + std::to_string(p) + " ranks (at most " +
                                 std::to_string(kMaxRanks) + " supported by the exact tree)");
   std::vector<uint8_t> merges;
   tree_merge_counts(p, merges);  // the post-order form of canonical.hpp's tree
@@ -137,19 +136,16 @@ float* NcclCommunicator::scratch(long n) {
   return scratch_;
 }
 
-void NcclCommunicator::barrier() {
-  const double t0 = now();
+void NcclCommunicator::do_barrier() {
   // NCCL has no barrier: a one-element all-reduce, synchronised, orders every rank's host and GPU work.
   float* x = scratch(1);
   one_kernel<<<1, 1, 0, stream_>>>(x);
   check_cuda(cudaGetLastError(), "one_kernel");
   check(ncclAllReduce(x, x, 1, ncclFloat32, ncclSum, comm_, stream_), "ncclAllReduce(barrier)", comm_);
   sync();
-  stats_.add("barrier", 0, now() - t0);
 }
 
-void NcclCommunicator::allreduce_max(float* buf, long n) {
-  const double t0 = now();
+void NcclCommunicator::do_allreduce_max(float* buf, long n) {
   // Every rank gathers every rank's values and takes the order-free maximum (the same bits whatever the
   // order; NCCL's ncclMax promises nothing about NaN or signed zeros). In segments that bound the scratch.
   const long seg = std::max(1L, comm_detail::allreduce_segment() / size_);
@@ -160,14 +156,11 @@ void NcclCommunicator::allreduce_max(float* buf, long n) {
     order_free_max(all, size_, m, buf + off, stream_);
   }
   sync();
-  stats_.add("allreduce_max", double(n) * sizeof(float), now() - t0);
 }
 
-void NcclCommunicator::allreduce_sum(double* buf, long n) {
-  const double t0 = now();
+void NcclCommunicator::do_allreduce_sum(double* buf, long n) {
   if (n > 0) check(ncclAllReduce(buf, buf, n, ncclFloat64, ncclSum, comm_, stream_), "ncclAllReduce(f64)", comm_);
   sync();
-  stats_.add("allreduce_sum.f64", double(n) * sizeof(double), now() - t0);
 }
 
 }  // namespace nccl_detail

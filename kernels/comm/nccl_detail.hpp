@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/comm/communicator.hpp"
+#include "kernels/comm/exchange_plan.hpp"
 
 namespace parity::nccl_detail {
 
@@ -47,20 +48,6 @@ class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(MPI_Comm comm, cudaStream_t stream);
   ~NcclCommunicator() override;
-  int rank() const override { return rank_; }
-  int size() const override { return size_; }
-  void allreduce_sum(float* buf, long n, Numerics num) override;
-  void allreduce_max(float* buf, long n) override;
-  void allreduce_sum(double* buf, long n) override;
-  void reduce_scatter_sum(const float* in, float* out, const std::vector<long>& counts, Numerics num) override;
-  void all_gather(const float* in, float* out, const std::vector<long>& counts) override;
-  void all_to_all(const float* in, float* out, long chunk) override;
-  void broadcast(float* buf, long n, int root) override;
-  void send(const float* buf, long n, int dest, int tag) override;
-  void recv(float* buf, long n, int src, int tag) override;
-  std::unique_ptr<Request> iallreduce_sum(float* buf, long n, Numerics num) override;
-  std::unique_ptr<Request> isend(const float* buf, long n, int dest, int tag) override;
-  void barrier() override;
 
   cudaStream_t stream() const { return stream_; }
   ncclComm_t comm() const { return comm_; }
@@ -85,16 +72,30 @@ class NcclCommunicator final : public Communicator {
   void post_group(const std::function<void()>& extra);
   std::shared_ptr<PendingSend> record_send(const float* buf, long n, int dest);
 
+ protected:
+  // Called by the public calls with checked arguments (communicator.cpp), which also keep the statistics.
+  void do_allreduce_sum(float* buf, long n, Numerics num) override;
+  void do_allreduce_max(float* buf, long n) override;
+  void do_allreduce_sum(double* buf, long n) override;
+  void do_reduce_scatter_sum(const float* in, float* out, const std::vector<long>& counts, Numerics num) override;
+  void do_all_gather(const float* in, float* out, const std::vector<long>& counts) override;
+  void do_all_to_all(const float* in, float* out, long chunk) override;
+  void do_broadcast(float* buf, long n, int root) override;
+  void do_send(const float* buf, long n, int dest, int tag) override;
+  void do_recv(float* buf, long n, int src, int tag) override;
+  std::unique_ptr<Request> do_iallreduce_sum(float* buf, long n, Numerics num) override;
+  std::unique_ptr<Request> do_isend(const float* buf, long n, int dest, int tag) override;
+  void do_barrier() override;
+
  private:
   void exact_allreduce_segment(float* buf, long m);
-  // Enqueue the exact reduce-scatter of in (chunks of `counts` at `displs`) into out (this rank's chunk):
+  // Enqueue the exact reduce-scatter of the plan (exchange_plan.hpp) from in into out (this rank's chunk):
   // grouped send/recv all-to-all, then the ordered tree over the p contributions. out may be in's own chunk.
-  void enqueue_exact_reduce_scatter(const float* in, float* out, const std::vector<long>& counts,
-                                    const std::vector<long>& displs, const char* what);
+  void enqueue_exact_reduce_scatter(const comm_detail::ExchangePlan& plan, const float* in, float* out,
+                                    const char* what);
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
   bool own_stream_ = false;
-  int rank_ = 0, size_ = 1;
   float* scratch_ = nullptr;
   long scratch_cap_ = 0;
   TreePlan plan_;

@@ -2,14 +2,10 @@
 // order) and a send blocks the GPU until the peer's receive is posted, so isend() only records the send and
 // the recorded sends are posted in one group with the next recv() or blocking send(), or when the request
 // is waited on or tested (nccl_communicator.hpp).
-#include <stdexcept>
-
 #include "kernels/comm/detail.hpp"
 #include "kernels/comm/nccl_detail.hpp"
 
 namespace parity::nccl_detail {
-
-using comm_detail::now;
 
 std::shared_ptr<NcclCommunicator::PendingSend> NcclCommunicator::record_send(const float* buf, long n, int dest) {
   auto s = std::make_shared<PendingSend>();
@@ -34,28 +30,18 @@ void NcclCommunicator::post_group(const std::function<void()>& extra) {
   pending_.clear();
 }
 
-void NcclCommunicator::send(const float* buf, long n, int dest, int /*tag: NCCL matches in order*/) {
-  const double t0 = now();
-  if (dest < 0 || dest >= size_) throw std::invalid_argument("send: destination out of range");
-  if (n < 0) throw std::invalid_argument("send: negative count");
-  if (dest == rank_) throw std::logic_error("NCCL communicator: send to self would never be received");
+void NcclCommunicator::do_send(const float* buf, long n, int dest, int /*tag: NCCL matches in order*/) {
   post_group([&] {
     if (n > 0) check(ncclSend(buf, n, ncclFloat32, dest, comm_, stream_), "ncclSend", comm_);
   });
   sync();
-  stats_.add("send", double(n) * sizeof(float), now() - t0);
 }
 
-void NcclCommunicator::recv(float* buf, long n, int src, int /*tag*/) {
-  const double t0 = now();
-  if (src < 0 || src >= size_) throw std::invalid_argument("recv: source out of range");
-  if (n < 0) throw std::invalid_argument("recv: negative count");
-  if (src == rank_) throw std::logic_error("NCCL communicator: recv from self would never complete");
+void NcclCommunicator::do_recv(float* buf, long n, int src, int /*tag*/) {
   post_group([&] {
     if (n > 0) check(ncclRecv(buf, n, ncclFloat32, src, comm_, stream_), "ncclRecv", comm_);
   });
   sync();
-  stats_.add("recv", double(n) * sizeof(float), now() - t0);
 }
 
 namespace {
@@ -65,22 +51,20 @@ class SendRequest final : public Communicator::Request {
   SendRequest(NcclCommunicator* c, std::shared_ptr<NcclCommunicator::PendingSend> s) : c_(c), s_(std::move(s)) {}
   ~SendRequest() override {
     try {
-      wait();
+      if (!finished_) wait();
     } catch (...) {
     }
     if (s_->done) cudaEventDestroy(s_->done);
     s_->done = nullptr;
   }
-  void wait() override {
-    if (finished_) return;
-    const double t0 = now();
+
+ protected:
+  void do_wait() override {
     if (!s_->posted) c_->post_group(nullptr);
     check_cuda(cudaEventSynchronize(s_->done), "cudaEventSynchronize");
     finished_ = true;
-    c_->stats().add("isend.wait", 0, now() - t0);
   }
-  bool test() override {
-    if (finished_) return true;
+  bool do_test() override {
     if (!s_->posted) c_->post_group(nullptr);
     const cudaError_t e = cudaEventQuery(s_->done);
     if (e != cudaErrorNotReady) check_cuda(e, "cudaEventQuery");
@@ -96,14 +80,8 @@ class SendRequest final : public Communicator::Request {
 
 }  // namespace
 
-std::unique_ptr<Communicator::Request> NcclCommunicator::isend(const float* buf, long n, int dest, int /*tag*/) {
-  const double t0 = now();
-  if (dest < 0 || dest >= size_) throw std::invalid_argument("isend: destination out of range");
-  if (n < 0) throw std::invalid_argument("isend: negative count");
-  if (dest == rank_) throw std::logic_error("NCCL communicator: send to self would never be received");
-  auto req = std::make_unique<SendRequest>(this, record_send(buf, n, dest));
-  stats_.add("isend", double(n) * sizeof(float), now() - t0);
-  return req;
+std::unique_ptr<Communicator::Request> NcclCommunicator::do_isend(const float* buf, long n, int dest, int /*tag*/) {
+  return std::make_unique<SendRequest>(this, record_send(buf, n, dest));
 }
 
 }  // namespace parity::nccl_detail

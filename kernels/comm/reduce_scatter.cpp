@@ -1,55 +1,31 @@
-// Reduce-scatter (sum) with per-rank counts: exact = all-to-all of chunks + ordered local tree;
-// fast = MPI_Reduce_scatter.
+// Reduce-scatter (sum) with per-rank counts: exact = all-to-all of the plan's chunks + ordered local tree
+// (also the first half of the exact all-reduce); fast = MPI_Reduce_scatter, entered in step
+// (enter_in_step; MPI_Ireduce_scatter, which could simply be timed, is up to 2x slower).
 #include <algorithm>
-#include <numeric>
-#include <stdexcept>
 
 #include "kernels/comm/detail.hpp"
 
 namespace parity::comm_detail {
 
-void MpiCommunicator::reduce_scatter_sum(const float* in, float* out, const std::vector<long>& counts,
-                                         Numerics num) {
-  const double t0 = now();
-  const int p = size_, r = rank_;
-  if (int(counts.size()) != p) throw std::invalid_argument("reduce_scatter_sum: counts must have one entry per rank");
-  for (long c : counts)
-    if (c < 0) throw std::invalid_argument("reduce_scatter_sum: negative count");
-  const long n = std::accumulate(counts.begin(), counts.end(), 0L);
-  const std::vector<long> displs = displacements(counts);
-  const long mine = counts[r];
-  if (num == Numerics::fast && one_call(n) && p > 1) {
-    std::vector<int> rc(counts.begin(), counts.end());
+void MpiCommunicator::exact_reduce_scatter(const ExchangePlan& plan, const float* in, float* out) {
+  if (long(scratch_.size()) < plan.scratch_size()) scratch_.resize(plan.scratch_size());
+  float* scratch = scratch_.data();
+  exchange_v(one_call(plan.extent()), in, plan.scounts.data(), plan.sdispls.data(), scratch, plan.rcounts.data(),
+             plan.rdispls.data());
+  plan.leaves(in, scratch, leaves_);
+  tree_sum_leaves(leaves_.data(), plan.p, plan.mine, out, tree_tmp_);
+}
+
+void MpiCommunicator::do_reduce_scatter_sum(const float* in, float* out, const std::vector<long>& counts,
+                                            Numerics num) {
+  plan_.build(counts, rank_);
+  if (num == Numerics::fast && one_call(plan_.n) && size_ > 1) {
+    const std::vector<int> rc(counts.begin(), counts.end());
+    enter_in_step(plan_.n);
     check(MPI_Reduce_scatter(in, out, rc.data(), MPI_FLOAT, MPI_SUM, comm_), "MPI_Reduce_scatter");
-  } else {
-    // The exact algorithm (also the fast one's fallback for messages beyond int counts).
-    if (long(scratch_.size()) < (p - 1) * mine) scratch_.resize((p - 1) * mine);
-    float* scratch = scratch_.data();
-    scounts_.assign(p, 0);
-    sdispls_.assign(p, 0);
-    rcounts_.assign(p, 0);
-    rdispls_.assign(p, 0);
-    leaves_.resize(p);
-    for (int j = 0, slot = 0; j < p; ++j) {
-      if (j == r) {
-        leaves_[j] = in + displs[r];
-        continue;
-      }
-      scounts_[j] = counts[j];
-      sdispls_[j] = displs[j];
-      rcounts_[j] = mine;
-      rdispls_[j] = slot * mine;
-      leaves_[j] = scratch + slot * mine;
-      ++slot;
-    }
-    const long widest = *std::max_element(counts.begin(), counts.end());
-    if (p > 1)
-      exchange_v(comm_, comm_p2p_, one_call(std::max(n, (p - 1) * widest)), in, scounts_.data(), sdispls_.data(),
-                 scratch, rcounts_.data(), rdispls_.data());
-    tree_sum_leaves(leaves_.data(), p, mine, out, tree_tmp_);
+    return;
   }
-  stats_.add(num == Numerics::exact ? "reduce_scatter_sum.exact" : "reduce_scatter_sum.fast",
-             double(n) * sizeof(float), now() - t0);
+  exact_reduce_scatter(plan_, in, out);  // also the fast one's fallback for messages beyond int counts
 }
 
 }  // namespace parity::comm_detail

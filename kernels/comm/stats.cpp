@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "kernels/comm/detail.hpp"
+#include "kernels/error.hpp"
 
 namespace parity {
 
@@ -70,7 +71,7 @@ void check(int rc, const char* what) {
   char msg[MPI_MAX_ERROR_STRING];
   int len = 0;
   MPI_Error_string(rc, msg, &len);
-  throw std::runtime_error(std::string(what) + " failed: " + std::string(msg, len));
+  throw Error(std::string(what) + " failed: " + std::string(msg, len));
 }
 
 std::vector<long> displacements(const std::vector<long>& counts) {

@@ -11,12 +11,14 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "kernels/canonical.hpp"
 #include "kernels/comm/communicator.hpp"
 #include "kernels/comm/detail.hpp"
+#include "kernels/error.hpp"
 
 namespace {
 
@@ -120,6 +122,25 @@ TEST(ChunkCounts, NearEqualContiguous) {
   EXPECT_EQ(parity::chunk_counts(8, 1), (std::vector<long>{8}));
 }
 
+TEST(ExchangePlan, SlotsAndLeavesInRankOrder) {
+  // Rank 2 of 4, uneven chunks: it sends chunk j to rank j and receives its own chunk from the three others,
+  // packed without a gap for itself; the leaves are in rank order with its own input chunk third.
+  const parity::comm_detail::ExchangePlan plan({3, 0, 2, 5}, 2);
+  EXPECT_EQ(plan.n, 10);
+  EXPECT_EQ(plan.mine, 2);
+  EXPECT_EQ(plan.displs, (std::vector<long>{0, 3, 3, 5}));
+  EXPECT_EQ(plan.scounts, (std::vector<long>{3, 0, 0, 5}));
+  EXPECT_EQ(plan.sdispls, (std::vector<long>{0, 3, 0, 5}));
+  EXPECT_EQ(plan.rcounts, (std::vector<long>{2, 2, 0, 2}));
+  EXPECT_EQ(plan.rdispls, (std::vector<long>{0, 2, 0, 4}));
+  EXPECT_EQ(plan.scratch_size(), 6);
+  EXPECT_EQ(plan.extent(), 15);  // 3 * the widest chunk
+  float in[10], scratch[6];
+  std::vector<const float*> leaves;
+  plan.leaves(in, scratch, leaves);
+  EXPECT_EQ(leaves, (std::vector<const float*>{scratch, scratch + 2, in + 3, scratch + 4}));
+}
+
 TEST(TreeSumLeaves, MatchesTreeReduce) {
   std::vector<float> tmp;
   for (int p : {1, 2, 3, 4, 5, 7, 8, 13, 16, 33}) {
@@ -162,8 +183,9 @@ TEST(SelfCommunicator, CopiesAndNoOps) {
   c->all_to_all(v.data(), out.data(), 100);
   EXPECT_TRUE(same_bits(out, orig));
   c->broadcast(v.data(), 100, 0);
-  EXPECT_THROW(c->broadcast(v.data(), 100, 1), std::invalid_argument);
-  EXPECT_THROW(c->send(v.data(), 1, 0, 0), std::logic_error);
+  EXPECT_THROW(c->broadcast(v.data(), 100, 1), parity::Error);
+  EXPECT_THROW(c->send(v.data(), 1, 0, 0), parity::Error);
+  EXPECT_THROW(c->recv(v.data(), 1, 0, 0), parity::Error);
   auto req = c->iallreduce_sum(v.data(), 100, Numerics::exact);
   EXPECT_TRUE(req->test());
   req->wait();
@@ -517,6 +539,148 @@ TEST_F(Comm, SubCommunicators) {
     want[i] = parity::tree_reduce(0, hp, [&](long q) { return mixed(int(2 * q + r % 2), i, 50); });
   c->allreduce_sum(v.data(), n, Numerics::exact);
   EXPECT_TRUE(same_bits(v, want));
+}
+
+// Bad arguments are refused on the calling rank before any communication (so one rank alone may try them).
+TEST_F(Comm, BadArgumentsThrowBeforeCommunicating) {
+  std::vector<float> v(4 * p + 4, 1.0f), out(4 * p + 4);
+  const auto refuses = [](auto f, const char* says) {
+    try {
+      f();
+    } catch (const parity::Error& e) {
+      return std::string(e.what()).find(says) != std::string::npos
+                 ? ::testing::AssertionSuccess()
+                 : ::testing::AssertionFailure() << "message: " << e.what() << " (expected: " << says << ")";
+    }
+    return ::testing::AssertionFailure() << "no parity::Error (expected: " << says << ")";
+  };
+  std::vector<long> wrong_size(p + 1, 1), negative(p, 1);
+  negative[p - 1] = -2;
+  EXPECT_TRUE(refuses([&] { comm->allreduce_sum(v.data(), -1, Numerics::exact); }, "allreduce_sum.exact: negative count -1"));
+  EXPECT_TRUE(refuses([&] { comm->allreduce_max(nullptr, 3); }, "allreduce_max: null buffer"));
+  EXPECT_TRUE(refuses([&] { comm->iallreduce_sum(v.data(), -5, Numerics::fast); }, "iallreduce_sum.fast: negative count"));
+  EXPECT_TRUE(refuses([&] { comm->reduce_scatter_sum(v.data(), out.data(), wrong_size, Numerics::exact); },
+                      "reduce_scatter_sum.exact: counts has"));
+  EXPECT_TRUE(refuses([&] { comm->reduce_scatter_sum(v.data(), out.data(), negative, Numerics::fast); },
+                      "negative count -2 for rank"));
+  EXPECT_TRUE(refuses([&] { comm->reduce_scatter_sum(v.data(), v.data() + 1, std::vector<long>(p, 2), Numerics::exact); },
+                      "overlap"));
+  EXPECT_TRUE(refuses([&] { comm->all_gather(v.data(), out.data(), wrong_size); }, "all_gather: counts has"));
+  EXPECT_TRUE(refuses([&] { comm->all_gather(out.data() + 1, out.data(), std::vector<long>(p, 2)); }, "overlap"));
+  EXPECT_TRUE(refuses([&] { comm->all_to_all(v.data(), v.data(), 1); }, "all_to_all: the input and output"));
+  EXPECT_TRUE(refuses([&] { comm->all_to_all(v.data(), out.data(), -1); }, "all_to_all: negative chunk"));
+  EXPECT_TRUE(refuses([&] { comm->broadcast(v.data(), 1, p); }, "broadcast: root"));
+  EXPECT_TRUE(refuses([&] { comm->send(v.data(), 1, p, 0); }, "send: destination"));
+  EXPECT_TRUE(refuses([&] { comm->send(v.data(), 1, r, 0); }, "is this rank"));
+  EXPECT_TRUE(refuses([&] { comm->recv(v.data(), 1, -1, 0); }, "recv: source -1"));
+  EXPECT_TRUE(refuses([&] { comm->recv(v.data(), -3, (r + 1) % p, 0); }, "recv: negative count"));
+  if (p > 1) EXPECT_TRUE(refuses([&] { comm->isend(v.data(), 1, (r + 1) % p, -4); }, "isend: tag -4"));
+  EXPECT_TRUE(refuses([] { parity::set_comm_timeout(-1); }, "timeout"));
+  EXPECT_TRUE(comm->stats().by_op.empty());  // refused calls are not counted
+  // And the communicator still works.
+  std::vector<float> w = values(r, 9, small_int);
+  comm->allreduce_sum(w.data(), 9, Numerics::exact);
+  EXPECT_EQ(comm->stats().by_op.at("allreduce_sum.exact").calls, 1);
+}
+
+// Sets the process-wide communication timeout for one test.
+struct TimeoutGuard {
+  explicit TimeoutGuard(double s) : old(parity::comm_timeout()) { parity::set_comm_timeout(s); }
+  ~TimeoutGuard() { parity::set_comm_timeout(old); }
+  double old;
+};
+
+// Runs f, which must throw parity::Error once the timeout has passed; returns its message ("" if none) and
+// checks the time it took.
+template <class F>
+std::string times_out(F f, double limit) {
+  const double t0 = MPI_Wtime();
+  std::string what;
+  try {
+    f();
+  } catch (const parity::Error& e) {
+    what = e.what();
+  }
+  const double took = MPI_Wtime() - t0;
+  EXPECT_GE(took, 0.95 * limit);
+  EXPECT_LE(took, 2 * limit + 0.5);
+  return what;
+}
+
+// A receive whose sender skips its send ends in a parity::Error naming both ranks and the tag. The sender
+// sends late, after the receiver has given up, which completes the abandoned receive; then everyone goes on.
+TEST(CommTimeout, RecvFromARankThatSkipsItsSend) {
+  const int p = world_size(), r = world_rank();
+  if (p < 2) GTEST_SKIP() << "needs two ranks";
+  TimeoutGuard guard(2.0);
+  std::vector<float> got(100, 0.0f);  // outlives comm: the abandoned receive writes into it
+  auto comm = parity::make_mpi_communicator(MPI_COMM_WORLD, "test");
+  if (r == 0) {
+    const std::string what = times_out([&] { comm->recv(got.data(), 100, 1, 7); }, 2.0);
+    const std::string want = "world rank 0 (rank 0 of " + std::to_string(p) +
+                             " in the test group) waited 2 s in recv (MPI_Irecv) on world rank 1 (tag 7): a rank is "
+                             "not progressing or fell out of step";
+    EXPECT_EQ(what, want);
+    EXPECT_THROW(comm->barrier(), parity::Error);  // refused: its messages may be out of step now
+  }
+  MPI_Barrier(MPI_COMM_WORLD);  // rank 1 sends only once rank 0 has given up
+  if (r == 1) {
+    const std::vector<float> msg = values(1, 100, mixed, 70);
+    comm->send(msg.data(), 100, 0, 7);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+// A collective one rank skips ends in a parity::Error on the others. The skipping rank runs it late, which
+// completes the others' abandoned exchange (small: the gathered form, one exchange) and gives it the sum.
+TEST(CommTimeout, CollectiveThatOneRankSkips) {
+  const int p = world_size(), r = world_rank();
+  if (p < 2) GTEST_SKIP() << "needs two ranks";
+  TimeoutGuard guard(2.0);
+  const long n = 100;
+  ASSERT_TRUE(parity::comm_detail::allreduce_gathers(n, p));
+  std::vector<float> v = values(r, n, small_int, 71);
+  auto comm = parity::make_mpi_communicator(MPI_COMM_WORLD);
+  if (r != 1) {
+    const std::string what = times_out([&] { comm->allreduce_sum(v.data(), n, Numerics::exact); }, 2.0);
+    const std::string who = "world rank " + std::to_string(r) + " (rank " + std::to_string(r) + " of " +
+                            std::to_string(p) + " in MPI_COMM_WORLD) waited 2 s in allreduce_sum.exact (";
+    EXPECT_EQ(what.rfind(who, 0), 0u) << what;
+    EXPECT_NE(what.find(p == 2 ? "on world rank 1: " : "on the group's other ranks (world ranks"), std::string::npos)
+        << what;
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (r == 1) {
+    comm->allreduce_sum(v.data(), n, Numerics::exact);
+    std::vector<float> want(n);
+    for (long i = 0; i < n; ++i) want[i] = tree_over_ranks(p, i, small_int, 71);
+    EXPECT_TRUE(same_bits(v, want));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+// The fast all-reduce runs MPI's blocking MPI_Allreduce after a timed check that all ranks are at the same
+// call with the same count: a rank at another count is refused on every rank, before the blocking call.
+TEST(CommTimeout, FastCollectiveWithMismatchedCounts) {
+  const int p = world_size(), r = world_rank();
+  if (p < 2) GTEST_SKIP() << "needs two ranks";
+  TimeoutGuard guard(2.0);
+  auto comm = parity::make_mpi_communicator(MPI_COMM_WORLD);
+  std::vector<float> v(1001, 1.0f);
+  comm->allreduce_sum(v.data(), 1000, Numerics::fast);  // in step
+  EXPECT_EQ(v[0], float(p));
+  const long n = r == 1 ? 1001 : 1000;
+  std::string what;
+  try {
+    comm->allreduce_sum(v.data(), n, Numerics::fast);
+  } catch (const parity::Error& e) {
+    what = e.what();
+  }
+  const std::string want = "world rank " + std::to_string(r) + " is at call 1 of " + std::to_string(n) +
+                           " elements of allreduce_sum.fast, but the group's ranks are at calls 1..1 of 1000..1001 "
+                           "elements: the ranks fell out of step";
+  EXPECT_EQ(what, want);
+  MPI_Barrier(MPI_COMM_WORLD);
 }
 
 // Prints failures of ranks other than 0, prefixed by the rank (rank 0 keeps the usual output).

@@ -19,11 +19,13 @@
 #include <string>
 #include <vector>
 
+#include "harness/merge.hpp"
 #include "reference/h5io.hpp"
 
 namespace {
 
 using parity::H5Writer;
+using parity::H5Reader;
 
 struct Result {
   int rc = -1;
@@ -92,9 +94,20 @@ struct KnownRun {
   float loss_offset;    // added to the baseline's loss curve
 };
 
+// What a run group records beyond its definition, verdict and series: the trainer's pipeline figures
+// (theoretical_bubble, idle_fraction, stage_idle; absent in files written before it recorded them) and its
+// estimate of the machine's peak (peak_gflops, peak_source; absent when 0).
+struct Recorded {
+  bool pipeline = true;
+  double peak_gflops = 0;
+};
+
+// The trainer's bubble: (p-1)/(m/dp+p-1) with m = 4 micro-batches over dp pipelines.
+double trainer_bubble(const KnownRun& k) { return k.pp > 1 ? double(k.pp - 1) / (4.0 / double(k.dp) + double(k.pp - 1)) : 0.0; }
+
 // tiny (L4 C128 H4 T64 V256), m = 4, b = 2: 512 tokens per step, 4 steps; the first step takes 0.5 s
 // (warm-up, excluded from the medians).
-void write_run(H5Writer& w, const KnownRun& k) {
+void write_run(H5Writer& w, const KnownRun& k, const Recorded& rec = {}) {
   const std::string g = "/runs/" + k.id;
   w.attr(g, "dp", k.dp);
   w.attr(g, "tp", k.tp);
@@ -120,7 +133,7 @@ void write_run(H5Writer& w, const KnownRun& k) {
   w.attr(g, "parity", k.parity);
   w.attr(g, "baseline", k.parity == "baseline" ? std::string("") : "dp1-tp1-pp1-" + k.precision + "-" + k.numerics);
   w.attr(g, "status", k.status);
-  w.attr(g, "theoretical_bubble", k.pp > 1 ? double(k.pp - 1) / double(4 + k.pp - 1) : 0.0);
+  if (rec.pipeline) w.attr(g, "theoretical_bubble", trainer_bubble(k));
   if (k.status != "ok") {
     // A run that crashed or timed out has no verdict beyond "failed" and no differences.
     w.attr(g, "first_diff_step", int64_t{-1});
@@ -150,7 +163,17 @@ void write_run(H5Writer& w, const KnownRun& k) {
                                  : "step 1/4 | loss 5.545177 | grad norm 1.0312\n");
     return;  // a failed run has no per-step series
   }
-  if (k.pp > 1) w.attr(g, "idle_fraction", 0.25);
+  if (rec.pipeline) {
+    // Stages idle 20% and 30% of the step: 25% on average.
+    std::vector<double> stage_idle(static_cast<size_t>(k.pp), 0.0);
+    if (k.pp > 1) stage_idle = {0.2, 0.3};
+    w.attr(g, "idle_fraction", k.pp > 1 ? 0.25 : 0.0);
+    w.write(g + "/stage_idle", stage_idle.data(), {stage_idle.size()});
+  }
+  if (rec.peak_gflops > 0) {
+    w.attr(g, "peak_gflops", rec.peak_gflops);
+    w.attr(g, "peak_source", "estimated, not measured: AVX-512, 3.12 GHz x 16 fp32 lanes x 2 flops per FMA x 2 FMA units");
+  }
   const int64_t step[4] = {1, 2, 3, 4};
   const float base[4] = {5.5f, 5.25f, 5.0f, 4.875f};
   float loss[4], grad_norm[4] = {1.5f, 1.25f, 1.0f, 0.75f}, lr[4] = {2.5e-4f, 5e-4f, 7.5e-4f, 1e-3f},
@@ -177,9 +200,9 @@ void write_run(H5Writer& w, const KnownRun& k) {
 }
 
 // The known sweep: fp32 exact (baseline, three bitwise layouts, one failed verdict, one crash) and fp32
-// fast (baseline, one within bound, one timeout), two skipped layouts. With `peak` the root records a
-// measured peak_gflops.
-void write_known_sweep(const std::string& path, bool peak) {
+// fast (baseline, one within bound, one timeout), two skipped layouts. With `measured_peak` the root records
+// a measured peak_gflops; `rec` says what the runs record besides.
+void write_known_sweep(const std::string& path, bool measured_peak, const Recorded& rec = {}) {
   H5Writer w(path);
   w.attr("/", "format", "parity-sweep-1");
   w.attr("/", "git_revision", "0123456789ab");
@@ -188,7 +211,7 @@ void write_known_sweep(const std::string& path, bool peak) {
   w.attr("/", "mpi_library", "Open MPI v4.1.4");
   w.attr("/", "hosts", "node1");
   w.attr("/", "date", "2026-01-02T03:04:05Z");
-  if (peak) w.attr("/", "peak_gflops", 150.0);
+  if (measured_peak) w.attr("/", "peak_gflops", 150.0);
   const std::vector<KnownRun> runs = {
       {"dp1-tp1-pp1-fp32-exact", 1, 1, 1, "fp32", "exact", "none", 0, "baseline", "ok", 0.1, 0, 0, 0},
       {"dp2-tp1-pp1-fp32-exact", 2, 1, 1, "fp32", "exact", "none", 0, "bitwise", "ok", 0.0625, 0.0125, 0, 0},
@@ -201,7 +224,7 @@ void write_known_sweep(const std::string& path, bool peak) {
       {"dp2-tp1-pp1-fp32-fast", 2, 1, 1, "fp32", "fast", "none", 0, "within-bound", "ok", 0.05, 0.01, 0, 0.001953125f},
       {"dp1-tp2-pp1-fp32-fast", 1, 2, 1, "fp32", "fast", "none", 0, "failed", "timeout", 0, 0, 0, 0},
   };
-  for (const KnownRun& k : runs) write_run(w, k);
+  for (const KnownRun& k : runs) write_run(w, k, rec);
   // A skipped group with the run definition (as parity sweep writes it) gets a cell in the parity table;
   // one with only a reason is listed below it.
   const std::string sk = "/skipped/dp1-tp8-pp1-fp32-exact";
@@ -228,9 +251,9 @@ class ReportTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(buf.data()), nullptr);
     dir_ = buf.data();
     sweep_ = dir_ + "/sweep.h5";
-    write_known_sweep(sweep_, /*peak=*/false);
+    write_known_sweep(sweep_, /*measured_peak=*/false);
     // PARITY_KEEP_SWEEP=FILE.h5 keeps a copy of the known sweep, to look at its report by hand.
-    if (const char* keep = std::getenv("PARITY_KEEP_SWEEP")) write_known_sweep(keep, /*peak=*/false);
+    if (const char* keep = std::getenv("PARITY_KEEP_SWEEP")) write_known_sweep(keep, /*measured_peak=*/false);
   }
   void TearDown() override { std::system(("rm -rf " + quote(dir_)).c_str()); }
   Result report(std::vector<std::string> args, const std::string& env = "") {
@@ -342,25 +365,136 @@ TEST_F(ReportTest, PngNeedsAConverterAndSaysSo) {
   }
 }
 
-TEST_F(ReportTest, PeakComesFromTheFlagThenTheFileThenTheDefault) {
-  const Result flag = report({sweep_, "--peak-gflops", "100", "--table", "scaling"});
-  EXPECT_NE(flag.out.find("- peak: 100 GFLOP/s per rank (--peak-gflops)"), std::string::npos) << flag.out;
+TEST_F(ReportTest, PeakComesFromTheFlagThenTheSweepThenTheRunsElseThereIsNone) {
+  const std::string measured = dir_ + "/measured.h5", recorded = dir_ + "/recorded.h5", both = dir_ + "/both.h5";
+  write_known_sweep(measured, /*measured_peak=*/true);
+  write_known_sweep(recorded, /*measured_peak=*/false, Recorded{true, 200.0});
+  write_known_sweep(both, /*measured_peak=*/true, Recorded{true, 200.0});
+  // The baseline's row up to its MFU: 5120 tokens/s · 5,349,888 FLOPs/token / peak.
+  const std::string row = "| dp1·tp1·pp1 | 1 | 4×2 | 5120 | 1.00 | 100.0% | ";
 
-  const Result dflt = report({sweep_, "--table", "scaling"});
-  EXPECT_NE(dflt.out.find("- peak: 220 GFLOP/s per rank, assumed (one AVX-512 core"), std::string::npos) << dflt.out;
-  // MFU of the baseline: 5120 tokens/s · 5,349,888 FLOPs/token / 220e9 = 12.45%.
-  EXPECT_NE(dflt.out.find("| dp1·tp1·pp1 | 1 | 4×2 | 5120 | 1.00 | 100.0% | 12.5% |"), std::string::npos) << dflt.out;
+  // Nothing known: no MFU, and the note says why rather than assuming a machine.
+  const Result none = report({sweep_, "--table", "scaling"});
+  ASSERT_EQ(none.rc, 0) << none.err;
+  EXPECT_NE(none.out.find("- peak: unknown (no --peak-gflops, and the file records no peak_gflops), so MFU is not "
+                          "computed"),
+            std::string::npos)
+      << none.out;
+  EXPECT_NE(none.out.find(row + "— |"), std::string::npos) << none.out;
+  const Result none_csv = report({sweep_, "--table", "scaling", "--format", "csv"});
+  EXPECT_NE(none_csv.out.find(",5349888,,,"), std::string::npos) << none_csv.out;
 
-  const std::string measured = dir_ + "/measured.h5";
-  write_known_sweep(measured, /*peak=*/true);
+  // The runs' own estimate: 5120 · 5349888 / 200e9 = 13.7%.
+  const Result rec = report({recorded, "--table", "scaling"});
+  EXPECT_NE(rec.out.find("- peak: 200 GFLOP/s per rank, recorded with the runs (estimated, not measured: AVX-512"),
+            std::string::npos)
+      << rec.out;
+  EXPECT_NE(rec.out.find(row + "13.7% |"), std::string::npos) << rec.out;
+
+  // The sweep's measured peak wins over the runs' estimate: 150 GFLOP/s, 18.3%.
+  const Result file_md = report({both, "--table", "scaling"});
+  EXPECT_NE(file_md.out.find("- peak: 150 GFLOP/s per rank (measured, from the file)"), std::string::npos) << file_md.out;
+  EXPECT_NE(file_md.out.find(row + "18.3% |"), std::string::npos) << file_md.out;
   const Result file = report({measured, "--table", "scaling", "--format", "csv"});
-  ASSERT_EQ(file.rc, 0) << file.err;
   EXPECT_NE(file.out.find(",5349888,150,"), std::string::npos) << file.out;
-  const Result file_md = report({measured, "--table", "scaling"});
-  EXPECT_NE(file_md.out.find("- peak: 150 GFLOP/s per rank (measured, from the file)"), std::string::npos);
-  // The flag still wins over the file.
-  const Result both = report({measured, "--table", "scaling", "--format", "csv", "--peak-gflops", "50"});
-  EXPECT_NE(both.out.find(",5349888,50,"), std::string::npos) << both.out;
+
+  // The flag wins over both: 100 GFLOP/s, 27.4%.
+  const Result flag = report({both, "--peak-gflops", "100", "--table", "scaling"});
+  EXPECT_NE(flag.out.find("- peak: 100 GFLOP/s per rank (--peak-gflops)"), std::string::npos) << flag.out;
+  EXPECT_NE(flag.out.find(row + "27.4% |"), std::string::npos) << flag.out;
+  const Result flag_csv = report({both, "--table", "scaling", "--format", "csv", "--peak-gflops", "50"});
+  EXPECT_NE(flag_csv.out.find(",5349888,50,"), std::string::npos) << flag_csv.out;
+}
+
+// One pipelined run, dp2·pp2 with m = 4 (2 micro-batches per pipeline), in a results file.
+std::string write_dp2_pp2(const std::string& path, const Recorded& rec, double bubble) {
+  H5Writer w(path);
+  w.attr("/", "format", "parity-results-1");
+  const KnownRun k{"dp2-tp1-pp2-fp32-exact-1f1b", 2, 1, 2, "fp32", "exact", "1f1b", 0, "", "ok", 0.05, 0.005, 0.01, 0};
+  write_run(w, k, rec);
+  if (bubble >= 0) w.attr("/runs/" + k.id, "theoretical_bubble", bubble);
+  w.commit();
+  return path;
+}
+
+TEST_F(ReportTest, TheRecordedBubbleAndIdleAreReportedAsRecorded) {
+  // A recorded bubble is taken as it is, even where the report's formula would give another (1/3 here).
+  const std::string path = write_dp2_pp2(dir_ + "/recorded.h5", Recorded{}, 0.4);
+  const Result md = report({path, "--peak-gflops", "100", "--table", "scaling"});
+  ASSERT_EQ(md.rc, 0) << md.err;
+  // idle: the recorded idle_fraction (25%), not rank 0's idle_seconds (20%).
+  EXPECT_NE(md.out.find("| dp2·tp1·pp2 · 1f1b | 4 | 4×2 | 10240 | — | — | 13.7% | 10.0% | 25.0% | 40.0% |"),
+            std::string::npos)
+      << md.out;
+  EXPECT_EQ(md.out.find("bubble computed by the report"), std::string::npos) << md.out;
+  const Result csv = report({path, "--peak-gflops", "100", "--table", "scaling", "--format", "csv"});
+  EXPECT_NE(csv.out.find(",0.25,0.4,recorded,0.2;0.3\n"), std::string::npos) << csv.out;
+}
+
+TEST_F(ReportTest, AnOlderFileGetsTheBubbleComputedWithTheMicroBatchesPerPipeline) {
+  // No theoretical_bubble, idle_fraction or stage_idle: (p-1)/(m/dp+p-1) = 1/(4/2+1) = 33.3%, marked as
+  // computed; idle from rank 0's idle_seconds (0.01 of 0.05 s).
+  const std::string path = write_dp2_pp2(dir_ + "/old.h5", Recorded{false, 0}, -1);
+  const Result md = report({path, "--peak-gflops", "100", "--table", "scaling"});
+  ASSERT_EQ(md.rc, 0) << md.err;
+  EXPECT_NE(md.out.find("| 10.0% | 20.0% | 33.3%\\* |"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("\\* bubble computed by the report as (p−1)/(m/dp+p−1): the file does not record the "
+                        "trainer's theoretical_bubble"),
+            std::string::npos)
+      << md.out;
+  const Result csv = report({path, "--peak-gflops", "100", "--table", "scaling", "--format", "csv"});
+  EXPECT_NE(csv.out.find(",0.2,0.333333333,computed,\n"), std::string::npos) << csv.out;
+
+  // The whole known sweep without the figures: pp2 alone (m = 4 per pipeline) 20%, dp2·tp2·pp2 33.3%.
+  const std::string sweep = dir_ + "/old-sweep.h5";
+  write_known_sweep(sweep, false, Recorded{false, 0});
+  const Result s = report({sweep, "--peak-gflops", "100", "--table", "scaling"});
+  EXPECT_NE(s.out.find("| dp1·tp1·pp2 · 1f1b | 2 | 4×2 | 6400 | 1.25 | 62.5% | 17.1% | 5.0% | 20.0% | 20.0%\\* |"),
+            std::string::npos)
+      << s.out;
+  EXPECT_NE(s.out.find("| 10.7% | 25.0% | 20.0% | 33.3%\\* |"), std::string::npos) << s.out;
+}
+
+TEST_F(ReportTest, IdleFallsBackToTheStagesWhenTheMeanIsNotRecorded) {
+  const std::string path = dir_ + "/stages.h5";
+  {
+    H5Writer w(path);
+    w.attr("/", "format", "parity-results-1");
+    const KnownRun k{"dp1-tp1-pp2-fp32-exact-1f1b", 1, 1, 2, "fp32", "exact", "1f1b", 0, "", "ok", 0.05, 0, 0.01, 0};
+    write_run(w, k, Recorded{false, 0});
+    const double stages[2] = {0.1, 0.3};
+    w.write("/runs/" + k.id + "/stage_idle", stages, {2});
+    w.commit();
+  }
+  const Result md = report({path, "--peak-gflops", "100", "--table", "scaling"});
+  ASSERT_EQ(md.rc, 0) << md.err;
+  EXPECT_NE(md.out.find("| 0.0% | 20.0% | 20.0%\\* |"), std::string::npos) << md.out;
+  const Result csv = report({path, "--peak-gflops", "100", "--table", "scaling", "--format", "csv"});
+  EXPECT_NE(csv.out.find(",0,0.2,0.2,computed,0.1;0.3\n"), std::string::npos) << csv.out;
+}
+
+TEST_F(ReportTest, MergingARunKeepsWhatTheTrainerRecorded) {
+  // The sweep copies a run's group whole from its results file and sets its own attributes on top: the
+  // pipeline figures and the peak estimate must come through, and the report must read them.
+  const std::string results = write_dp2_pp2(dir_ + "/results.h5", Recorded{true, 200.0}, 0.4);
+  const std::string merged = dir_ + "/merged.h5";
+  const std::string id = "dp2-tp1-pp2-fp32-exact-1f1b";
+  parity::sweep::MergeGroup g{"/runs/" + id + "-s1", results, "/runs/" + id,
+                              {{"parity", std::string("bitwise")}, {"status", std::string("ok")}, {"ranks", int64_t{4}}}};
+  parity::sweep::write_merged(merged, {{"format", std::string("parity-sweep-1")}}, {g});
+  const H5Reader r(merged);
+  const std::string m = "/runs/" + id + "-s1";
+  EXPECT_DOUBLE_EQ(r.attr_double(m, "theoretical_bubble"), 0.4);
+  EXPECT_DOUBLE_EQ(r.attr_double(m, "idle_fraction"), 0.25);
+  EXPECT_EQ(r.read_double(m + "/stage_idle"), (std::vector<double>{0.2, 0.3}));
+  EXPECT_DOUBLE_EQ(r.attr_double(m, "peak_gflops"), 200.0);
+  EXPECT_EQ(r.attr_string(m, "peak_source").rfind("estimated, not measured: AVX-512", 0), 0u);
+  EXPECT_EQ(r.attr_string(m, "parity"), "bitwise");
+
+  const Result csv = report({merged, "--table", "scaling", "--format", "csv"});
+  ASSERT_EQ(csv.rc, 0) << csv.err;
+  EXPECT_NE(csv.out.find(",5349888,200,"), std::string::npos) << csv.out;
+  EXPECT_NE(csv.out.find(",0.25,0.4,recorded,0.2;0.3\n"), std::string::npos) << csv.out;
 }
 
 TEST_F(ReportTest, ATrainResultsFileHasNoVerdictsButAScalingRow) {

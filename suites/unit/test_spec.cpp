@@ -1,5 +1,5 @@
-// Sweep specifications (harness/spec.hpp): parsing, bad input, grid expansion and skip reasons.
-// The harness sources are not part of a library the unit tests link, so the spec parser is compiled in here.
+// Sweep specifications (harness/spec.hpp): parsing, bad input, grid expansion and skip reasons; and the
+// sweep's verdict (harness/verdict.hpp) as the merged file spells it.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,8 +7,11 @@
 #include <numeric>
 #include <set>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "harness/spec.hpp"
+#include "harness/verdict.hpp"
 #include "kernels/error.hpp"
 #include "reference/numerics_bound.hpp"
 
@@ -349,6 +352,43 @@ TEST(SpecExpand, FloatFlagsRoundTrip) {
   EXPECT_EQ(*(lr + 1), "0.0003");
   EXPECT_EQ(std::strtof((lr + 1)->c_str(), nullptr), 3e-4f);
   EXPECT_EQ(*(std::find(a.begin(), a.end(), "--lr-min-frac") + 1), "0.1");
+}
+
+// ----------------------------------------------------------------------------------- verdicts
+
+using parity::sweep::parse_verdict;
+using parity::sweep::Verdict;
+
+TEST(Verdict, TheFileSpellsItAsBeforeInParityAndStatus) {
+  // The words of docs/hdf5-schema.md: crashed and timeout runs are parity "failed" with their status.
+  const std::vector<std::tuple<Verdict, std::string, std::string>> spelled = {
+      {Verdict::baseline, "baseline", "ok"},   {Verdict::bitwise, "bitwise", "ok"},
+      {Verdict::within_bound, "within-bound", "ok"}, {Verdict::failed, "failed", "ok"},
+      {Verdict::crashed, "failed", "crashed"}, {Verdict::timeout, "failed", "timeout"},
+      {Verdict::skipped, "skipped", "skipped"}};
+  for (const auto& [v, parity, status] : spelled) {
+    EXPECT_EQ(parity_attribute(v), parity) << to_string(v);
+    EXPECT_EQ(status_attribute(v), status) << to_string(v);
+    EXPECT_EQ(parse_verdict(parity, status), v) << parity << "/" << status;
+  }
+  EXPECT_EQ(std::string(to_string(Verdict::within_bound)), "within-bound");
+  EXPECT_EQ(std::string(to_string(Verdict::crashed)), "crashed");
+}
+
+TEST(Verdict, OlderAndPartialAttributesRead) {
+  // A results file has neither attribute; a group without status (before the sweep recorded it) is judged by
+  // its parity word alone.
+  EXPECT_EQ(parse_verdict("", ""), Verdict::none);
+  EXPECT_EQ(parse_verdict("bitwise", ""), Verdict::bitwise);
+  EXPECT_EQ(parse_verdict("failed", ""), Verdict::failed);
+  // The status decides when the run did not finish, whatever the parity word says.
+  EXPECT_EQ(parse_verdict("", "timeout"), Verdict::timeout);
+  // A word this version does not know is not a verdict.
+  EXPECT_EQ(parse_verdict("identical", "ok"), std::nullopt);
+  EXPECT_TRUE(parity::sweep::is_failure(Verdict::crashed));
+  EXPECT_TRUE(parity::sweep::is_failure(Verdict::failed));
+  EXPECT_FALSE(parity::sweep::is_failure(Verdict::within_bound));
+  EXPECT_FALSE(parity::sweep::is_failure(Verdict::skipped));
 }
 
 }  // namespace
