@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,13 +22,15 @@ namespace parity::sweep {
 struct LayoutPattern {
   std::string text;
   int dp = 0, tp = 0, pp = 0, zero = -1;
-  std::string schedule;
+  std::optional<ScheduleKind> schedule;
   long line = 0;
 };
 
 struct Grid {
   std::vector<int> dp{1}, tp{1}, pp{1}, zero{0};
-  std::vector<std::string> precision{"fp32"}, numerics{"exact"}, schedule{"1f1b"};
+  std::vector<Precision> precision{Precision::fp32};
+  std::vector<Numerics> numerics{Numerics::exact};
+  std::vector<ScheduleKind> schedule{ScheduleKind::one_f_one_b};
   // "strong": every layout runs micro_batches micro-batches (fixed global batch); "weak": micro_batches per
   // data-parallel rank (the global batch grows with dp).
   std::vector<std::string> batch{"strong"};
@@ -44,7 +47,7 @@ struct Spec {
   // per precision (fast_loss_bound = { fp32 = 1e-4, bf16 = 1e-3 }), or "derived": steps x the per-step loss
   // bound of docs/numerics.md (reference/numerics_bound.hpp) for the run's model, b and precision.
   double fast_loss_bound = 1e-4;
-  std::map<std::string, double> fast_loss_bound_by_precision;
+  std::map<Precision, double> fast_loss_bound_by_precision;
   bool derived_bound = false;
   std::vector<std::string> extra_args;                               // appended to every run's train args
   std::map<std::string, std::vector<std::string>> extra_args_by_run;  // run id (with or without -s<seed>)
@@ -93,10 +96,8 @@ Expansion expand(const Spec& spec, const ExpandOptions& opt = {});
 // The relative per-step loss bound of a fast-numerics run of configuration `c` under spec `s`.
 double fast_bound(const Spec& s, const TrainConfig& c);
 
-// `parity train` arguments (after "train") of a run, without output paths.
+// `parity train` arguments (after "train") of a run, without output paths: the run definition's fields
+// (reference/run_definition.hpp), then the run's extra arguments, which replace a field they set.
 std::vector<std::string> train_args(const RunDef& r);
-
-// The layout part of an id ("dp2-tp1-pp2-1f1b-z1"), for messages.
-std::string describe_layout(const TrainConfig& c);
 
 }  // namespace parity::sweep

@@ -8,6 +8,7 @@
 #include "harness/spec.hpp"
 #include "kernels/error.hpp"
 #include "reference/numerics_bound.hpp"
+#include "reference/run_definition.hpp"
 #include "reference/shard_layout.hpp"
 #include "reference/trainer.hpp"
 
@@ -31,16 +32,16 @@ class KeyErrors {
   const Spec& s_;
 };
 
-// The spec key a validation message is about, for the baseline's error message.
+// The spec key a validation message is about, for the baseline's error message: the field whose flag the
+// message names (the longest, so --lr-min-frac before --lr), "grid.<key>" for a layout field.
 std::string key_of_message(const std::string& msg) {
-  static const std::vector<std::pair<std::string, std::string>> flags = {
-      {"--micro-batch-size", "micro_batch_size"}, {"--micro-batches", "micro_batches"}, {"--steps", "steps"},
-      {"--lr-min-frac", "lr_min_frac"}, {"--lr", "lr"}, {"--warmup", "warmup"}, {"--weight-decay", "weight_decay"},
-      {"--grad-clip", "grad_clip"}, {"--precision", "grid.precision"}, {"--check-consistency", "check_consistency"},
-      {"model dimensions", "model"}};
-  for (const auto& [flag, key] : flags)
-    if (msg.find(flag) != std::string::npos) return key;
-  return "";
+  if (msg.find("model dimensions") != std::string::npos) return "model";
+  const RunField* best = nullptr;
+  for (const RunField& f : run_fields())
+    if (msg.find(f.flag) != std::string::npos && (!best || f.flag.size() > best->flag.size())) best = &f;
+  if (!best) return "";
+  if (best->role == FieldRole::layout) return "grid." + best->key;
+  return best->role == FieldRole::model ? "model." + best->key : best->key;
 }
 
 // Reasons a layout cannot run, phrased by the trainer itself; "" if it can.
@@ -54,13 +55,15 @@ std::string refusal(const TrainConfig& c) {
   return "";
 }
 
-// The flags the sweep sets itself: extra arguments must not.
+// The flags the sweep sets itself: extra arguments must not. Every field that defines the run's numbers
+// (model, training, layout) and the files the sweep reads back.
 const std::set<std::string>& reserved_flags() {
-  static const std::set<std::string> r = {
-      "--model", "--layers", "--channels", "--heads", "--seq-len", "--vocab", "--data", "--seed", "--steps",
-      "--micro-batches", "--micro-batch-size", "--lr", "--warmup", "--lr-min-frac", "--weight-decay",
-      "--grad-clip", "--precision", "--numerics", "--dp", "--tp", "--pp", "--schedule", "--zero",
-      "--results", "--checkpoint-out", "--resume", "--save-every"};
+  static const std::set<std::string> r = [] {
+    std::set<std::string> s = {"--results", "--checkpoint-out", "--resume", "--save-every"};
+    for (const RunField& f : run_fields())
+      if (f.role == FieldRole::model || f.role == FieldRole::training || f.role == FieldRole::layout) s.insert(f.flag);
+    return s;
+  }();
   return r;
 }
 
@@ -78,7 +81,7 @@ void check_extra_args(const Spec& s, const KeyErrors& err) {
 // The run definition itself (one device, exact, the base micro-batch count) must be valid in every precision:
 // the baselines are such runs.
 void check_definition_runs(const Spec& s, const KeyErrors& err) {
-  for (const std::string& precision : s.grid.precision) {
+  for (Precision precision : s.grid.precision) {
     TrainConfig b = s.base;
     b.precision = precision;
     b.numerics = Numerics::exact;
@@ -86,7 +89,7 @@ void check_definition_runs(const Spec& s, const KeyErrors& err) {
     if (why.empty()) continue;
     const std::string key = key_of_message(why);
     err.fail(key.empty() ? "grid" : key, (key.empty() ? std::string() : "key '" + key + "': ") +
-                                             "the single-device exact baseline (" + precision +
+                                             "the single-device exact baseline (" + to_string(precision) +
                                              ") that the layouts are compared with cannot run: " + why);
   }
 }
@@ -101,7 +104,7 @@ std::string sweep_id(const Spec& s, const TrainConfig& c, const std::string& tra
 struct LayoutChoice {
   const LayoutPattern* pattern;
   int pp, dp, tp, zero;
-  std::string schedule;
+  ScheduleKind schedule;
 };
 
 std::vector<LayoutChoice> layout_choices(const Grid& g, const std::vector<LayoutPattern>& patterns) {
@@ -111,7 +114,7 @@ std::vector<LayoutChoice> layout_choices(const Grid& g, const std::vector<Layout
     for (int pp : pick(pat.pp, g.pp))
       for (int dp : pick(pat.dp, g.dp))
         for (int tp : pick(pat.tp, g.tp))
-          for (const std::string& schedule : pat.schedule.empty() ? g.schedule : std::vector<std::string>{pat.schedule})
+          for (ScheduleKind schedule : pat.schedule ? std::vector<ScheduleKind>{*pat.schedule} : g.schedule)
             for (int zero : pat.zero >= 0 ? std::vector<int>{pat.zero} : g.zero)
               out.push_back({&pat, pp, dp, tp, zero, schedule});
   return out;
@@ -124,14 +127,14 @@ struct GridPoint {
   std::vector<std::string> keys;
 };
 
-GridPoint grid_point(const Spec& s, const LayoutChoice& l, uint64_t seed, const std::string& precision,
-                     const std::string& numerics, const std::string& batch, bool explicit_layouts) {
+GridPoint grid_point(const Spec& s, const LayoutChoice& l, uint64_t seed, Precision precision, Numerics numerics,
+                     const std::string& batch, bool explicit_layouts) {
   GridPoint pt;
   TrainConfig& c = pt.config;
   c = s.base;
   c.seed = seed;
   c.precision = precision;
-  c.numerics = numerics == "exact" ? Numerics::exact : Numerics::fast;
+  c.numerics = numerics;
   c.dp = l.dp;
   c.tp = l.tp;
   c.pp = l.pp;
@@ -141,12 +144,13 @@ GridPoint grid_point(const Spec& s, const LayoutChoice& l, uint64_t seed, const 
   pt.train_id = run_id(c);
   pt.id = sweep_id(s, c, pt.train_id);
   const LayoutPattern& pat = *l.pattern;
-  pt.keys = {"grid.precision=" + precision, "grid.numerics=" + numerics, "grid.batch=" + batch};
+  pt.keys = {std::string("grid.precision=") + to_string(precision), std::string("grid.numerics=") + to_string(numerics),
+             "grid.batch=" + batch};
   if (explicit_layouts) pt.keys.push_back("grid.layouts=" + pat.text);
   if (!pat.pp) pt.keys.push_back("grid.pp=" + std::to_string(l.pp));
   if (!pat.dp) pt.keys.push_back("grid.dp=" + std::to_string(l.dp));
   if (!pat.tp) pt.keys.push_back("grid.tp=" + std::to_string(l.tp));
-  if (pat.schedule.empty() && l.pp > 1) pt.keys.push_back("grid.schedule=" + l.schedule);
+  if (!pat.schedule && l.pp > 1) pt.keys.push_back(std::string("grid.schedule=") + to_string(l.schedule));
   if (pat.zero < 0 && l.dp > 1) pt.keys.push_back("grid.zero=" + std::to_string(l.zero));
   return pt;
 }
@@ -160,8 +164,8 @@ std::vector<GridPoint> grid_points(const Spec& s) {
   const std::vector<LayoutChoice> layouts = layout_choices(g, patterns);
   std::vector<GridPoint> out;
   for (uint64_t seed : s.seeds)
-    for (const std::string& precision : g.precision)
-      for (const std::string& numerics : g.numerics)
+    for (Precision precision : g.precision)
+      for (Numerics numerics : g.numerics)
         for (const std::string& batch : g.batch)
           for (const LayoutChoice& l : layouts)
             out.push_back(grid_point(s, l, seed, precision, numerics, batch, explicit_layouts));
@@ -250,7 +254,7 @@ class Classifier {
 };
 
 std::string baseline_key(const TrainConfig& c) {
-  return c.precision + "/" + std::to_string(c.micro_batches) + "/" + std::to_string(c.seed);
+  return to_string(c.precision) + ("/" + std::to_string(c.micro_batches)) + "/" + std::to_string(c.seed);
 }
 
 RunDef baseline_of(const Spec& s, const RunDef& r, const KeyErrors& err) {
@@ -262,7 +266,7 @@ RunDef baseline_of(const Spec& s, const RunDef& r, const KeyErrors& err) {
   const std::string why = refusal(b);
   if (!why.empty()) {
     const std::string key = key_of_message(why);
-    err.fail(key.empty() ? "grid" : key, "the single-device exact baseline (" + b.precision + ", " +
+    err.fail(key.empty() ? "grid" : key, "the single-device exact baseline (" + std::string(to_string(b.precision)) + ", " +
                                              std::to_string(b.micro_batches) + " micro-batches) that the layouts are "
                                              "compared with cannot run: " + why);
   }
@@ -335,7 +339,7 @@ Expansion expand(const Spec& s, const ExpandOptions& opt) {
 double fast_bound(const Spec& s, const TrainConfig& c) {
   if (s.derived_bound)
     return static_cast<double>(c.steps) *
-           fast_mode_bound(c.model, c.micro_batch_size, parse_precision(c.precision)).loss_rel_step;
+           fast_mode_bound(c.model, c.micro_batch_size, c.precision).loss_rel_step;
   const auto it = s.fast_loss_bound_by_precision.find(c.precision);
   return it != s.fast_loss_bound_by_precision.end() ? it->second : s.fast_loss_bound;
 }

@@ -1,5 +1,6 @@
 // TOML text -> Spec: every key of docs/sweeps.md, with the file, line and key in every message. Whether the
 // grid can run is not checked here (spec_expand.cpp does, with the trainer's own validation).
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -32,9 +33,10 @@ LayoutPattern parse_layout(const TomlReader& p, const std::string& text, long li
       return true;
     };
     if (degree("dp", lp.dp) || degree("tp", lp.tp) || degree("pp", lp.pp)) continue;
-    if (tok == "gpipe" || tok == "1f1b") {
-      if (!lp.schedule.empty()) bad("schedule given twice");
-      lp.schedule = tok;
+    const std::vector<std::string>& schedules = find_field("schedule")->choices;
+    if (std::find(schedules.begin(), schedules.end(), tok) != schedules.end()) {
+      if (lp.schedule) bad("schedule given twice");
+      lp.schedule = static_cast<ScheduleKind>(std::find(schedules.begin(), schedules.end(), tok) - schedules.begin());
     } else if (tok == "z0" || tok == "z1" || tok == "zero0" || tok == "zero1") {
       if (lp.zero >= 0) bad("zero given twice");
       lp.zero = tok.back() - '0';
@@ -61,17 +63,16 @@ void parse_model_table(const TomlReader& p, const toml::table& t, long line, Spe
   const toml::node* preset = t.get("preset");
   if (!preset) p.fail(line, "[model] needs 'preset' (tiny, small, gpt2-124m), e.g. preset = \"tiny\"");
   set_preset(p, *preset, "model.preset", c);
-  const long big = 1L << 30;
+  std::vector<std::string> known = {"preset"};
+  for (const RunField& f : run_fields())
+    if (f.role == FieldRole::model && f.key != "model") known.push_back(f.key);
   for (auto&& [mk, mv] : t) {
     const std::string mkey(mk.str());
     s.lines["model." + mkey] = line_of(mk);
     if (mkey == "preset") continue;
-    else if (mkey == "layers") c.model.L = p.integer(mv, "model.layers", 1, big);
-    else if (mkey == "channels") c.model.C = p.integer(mv, "model.channels", 1, big);
-    else if (mkey == "heads") c.model.H = p.integer(mv, "model.heads", 1, big);
-    else if (mkey == "seq_len") c.model.T = p.integer(mv, "model.seq_len", 1, big);
-    else if (mkey == "vocab") c.model.V = p.integer(mv, "model.vocab", 2, big);
-    else p.unknown(mk, "model", {"preset", "layers", "channels", "heads", "seq_len", "vocab"});
+    const RunField* f = find_field(mkey);
+    if (!f || f->role != FieldRole::model || mkey == "model") p.unknown(mk, "model", known);
+    p.field(mv, "model." + mkey, *f, c);
   }
   try {
     validate(c.model);
@@ -100,10 +101,12 @@ void parse_fast_loss_bound(const TomlReader& p, const toml::node& v, Spec& s) {
       p.fail(line_of(v), "key 'fast_loss_bound' must be a number, a table of numbers per precision, or \"derived\"");
     s.derived_bound = true;
   } else if (const toml::table* t = v.as_table()) {
+    const std::vector<std::string>& precisions = find_field("precision")->choices;
     for (auto&& [bk, bv] : *t) {
       const std::string prec(bk.str());
-      if (prec != "fp32" && prec != "bf16" && prec != "fp16") p.unknown(bk, key, {"fp32", "bf16", "fp16"});
-      s.fast_loss_bound_by_precision[prec] = bound(bv, key + "." + prec);
+      const auto at = std::find(precisions.begin(), precisions.end(), prec);
+      if (at == precisions.end()) p.unknown(bk, key, precisions);
+      s.fast_loss_bound_by_precision[static_cast<Precision>(at - precisions.begin())] = bound(bv, key + "." + prec);
     }
   } else {
     s.fast_loss_bound = bound(v, key);
@@ -139,6 +142,10 @@ void parse_grid_key(const TomlReader& p, const toml::key& gk, const toml::node& 
   auto degrees = [&](const toml::node& n) {
     return p.list<int>(n, full, [&](const toml::node& e) { return static_cast<int>(p.integer(e, full, 1, 4096)); });
   };
+  auto values = [&](const toml::node& n, auto kind) {  // of the enumerated run field named like the grid key
+    using E = decltype(kind);
+    return p.list<E>(n, full, [&](const toml::node& e) { return p.enumerated<E>(e, full, *find_field(gkey)); });
+  };
   auto choices = [&](const toml::node& n, const std::vector<std::string>& allowed) {
     return p.list<std::string>(n, full, [&](const toml::node& e) { return p.choice(e, full, allowed); });
   };
@@ -147,9 +154,9 @@ void parse_grid_key(const TomlReader& p, const toml::key& gk, const toml::node& 
   else if (gkey == "pp") g.pp = degrees(gv);
   else if (gkey == "zero")
     g.zero = p.list<int>(gv, full, [&](const toml::node& e) { return static_cast<int>(p.integer(e, full, 0, 1)); });
-  else if (gkey == "precision") g.precision = choices(gv, {"fp32", "bf16", "fp16"});
-  else if (gkey == "numerics") g.numerics = choices(gv, {"exact", "fast"});
-  else if (gkey == "schedule") g.schedule = choices(gv, {"gpipe", "1f1b"});
+  else if (gkey == "precision") g.precision = values(gv, Precision{});
+  else if (gkey == "numerics") g.numerics = values(gv, Numerics{});
+  else if (gkey == "schedule") g.schedule = values(gv, ScheduleKind{});
   else if (gkey == "batch") g.batch = choices(gv, {"strong", "weak"});
   else if (gkey == "layouts") parse_layouts(p, gv, full, g);
   else p.unknown(gk, "grid", {"dp", "tp", "pp", "zero", "precision", "numerics", "schedule", "batch", "layouts"});
@@ -164,28 +171,33 @@ void parse_grid(const TomlReader& p, const toml::node& v, Spec& s) {
   }
 }
 
-// The keys that are one `parity train` setting each; false when `key` is none of them.
+// The run fields a spec sets at its top level, one `parity train` setting each: the training and execution
+// fields of the run definition (reference/run_definition.hpp). The seed is `seeds`, a list.
+bool is_setting(const RunField& f) {
+  return (f.role == FieldRole::training || f.role == FieldRole::execution) && f.key != "seed";
+}
+
+// A top-level key that is one of those settings; false when `key` is none of them.
 bool parse_setting(const TomlReader& p, const std::string& key, const toml::node& v, Spec& s) {
-  TrainConfig& c = s.base;
-  if (key == "data") c.data = p.string(v, key);
-  else if (key == "steps") c.steps = p.integer(v, key, 1, 1L << 40);
-  else if (key == "micro_batches") c.micro_batches = p.integer(v, key, 1, 1L << 30);
-  else if (key == "micro_batch_size") c.micro_batch_size = p.integer(v, key, 1, 1L << 30);
-  else if (key == "lr") c.lr = static_cast<float>(p.number(v, key));
-  else if (key == "warmup") c.warmup = p.integer(v, key, 0, 1L << 40);
-  else if (key == "lr_min_frac") c.lr_min_frac = static_cast<float>(p.number(v, key));
-  else if (key == "weight_decay") c.adam.weight_decay = static_cast<float>(p.number(v, key));
-  else if (key == "grad_clip") c.grad_clip = static_cast<float>(p.number(v, key));
-  else if (key == "check_consistency") c.check_consistency = p.integer(v, key, 0, 1L << 40);
-  else return false;
+  const RunField* f = find_field(key);
+  if (!f || !is_setting(*f)) return false;
+  p.field(v, key, *f, s.base);
   return true;
 }
 
+const std::vector<std::string>& known_keys() {
+  static const std::vector<std::string> known = [] {
+    std::vector<std::string> k = {"name", "description", "model", "seeds"};
+    for (const RunField& f : run_fields())
+      if (is_setting(f)) k.push_back(f.key);
+    for (const char* own : {"fast_loss_bound", "extra_args", "extra_args_by_run", "grid"}) k.push_back(own);
+    return k;
+  }();
+  return known;
+}
+
 void parse_key(const TomlReader& p, const toml::key& k, const toml::node& v, Spec& s) {
-  static const std::vector<std::string> known = {
-      "name", "description", "model", "data", "steps", "seeds", "micro_batches", "micro_batch_size", "lr", "warmup",
-      "lr_min_frac", "weight_decay", "grad_clip", "check_consistency", "fast_loss_bound", "extra_args",
-      "extra_args_by_run", "grid"};
+  const std::vector<std::string>& known = known_keys();
   const std::string key(k.str());
   s.lines[key] = line_of(k);
   if (parse_setting(p, key, v, s)) return;

@@ -1,5 +1,8 @@
 #include "harness/spec_toml.hpp"
 
+#include <climits>
+#include <cstdio>
+
 namespace parity::sweep {
 namespace {
 
@@ -71,6 +74,26 @@ std::vector<std::string> TomlReader::strings(const toml::node& n, const std::str
     out.push_back(e.as_string()->get());
   }
   return out;
+}
+
+void TomlReader::field(const toml::node& n, const std::string& key, const RunField& f, TrainConfig& c) const {
+  std::string text;
+  if (f.kind == FieldKind::integer) {
+    text = std::to_string(integer(n, key, LONG_MIN, LONG_MAX));
+  } else if (f.kind == FieldKind::real) {
+    char buf[40];  // 17 digits read back as the same double, which the field rounds as it rounds a flag
+    std::snprintf(buf, sizeof buf, "%.17g", number(n, key));
+    text = buf;
+  } else {
+    text = f.kind == FieldKind::choice ? choice(n, key, f.choices) : string(n, key);
+  }
+  try {
+    f.set(c, text);
+  } catch (const Error& e) {
+    std::string why = e.what();
+    if (why.rfind(f.flag, 0) == 0) why = "key '" + key + "'" + why.substr(f.flag.size());
+    fail(line_of(n), why);
+  }
 }
 
 void TomlReader::unknown(const toml::key& k, const std::string& where, const std::vector<std::string>& known) const {

@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "kernels/error.hpp"
+#include "reference/run_definition.hpp"
 
 namespace parity::sweep {
 
@@ -27,6 +28,16 @@ class TomlReader {
   std::string string(const toml::node& n, const std::string& key) const;
   std::string choice(const toml::node& n, const std::string& key, const std::vector<std::string>& allowed) const;
   std::vector<std::string> strings(const toml::node& n, const std::string& key) const;  // an array of strings
+
+  // Sets run field f of c from n (an integer, number or string as f's kind wants), range-checked by the field
+  // itself; its message names the spec key instead of the flag.
+  void field(const toml::node& n, const std::string& key, const RunField& f, TrainConfig& c) const;
+  // One of the values of an enumerated run field (precision, numerics, schedule), spelled as the field spells it.
+  template <class E>
+  E enumerated(const toml::node& n, const std::string& key, const RunField& f) const {
+    const std::string v = choice(n, key, f.choices);
+    return static_cast<E>(std::find(f.choices.begin(), f.choices.end(), v) - f.choices.begin());
+  }
 
   // A list, or a single value standing for a list of one; duplicates dropped, order kept.
   template <class T, class F>

@@ -4,6 +4,7 @@
 
 #include "kernels/error.hpp"
 #include "reference/h5io.hpp"
+#include "reference/run_definition.hpp"
 
 namespace fs = std::filesystem;
 
@@ -43,26 +44,10 @@ std::string only_run_group(const H5Reader& r) {
 }
 
 Attrs definition_attrs(const TrainConfig& c) {
-  return {{"dp", int64_t(c.dp)},
-          {"tp", int64_t(c.tp)},
-          {"pp", int64_t(c.pp)},
-          {"precision", c.precision},
-          {"numerics", std::string(to_string(c.numerics))},
-          {"schedule", c.pp > 1 ? c.schedule : std::string("none")},
-          {"zero", int64_t(c.zero)},
-          {"micro_batches", int64_t(c.micro_batches)},
-          {"micro_batch_size", int64_t(c.micro_batch_size)},
-          {"model", c.model_name},
-          {"layers", int64_t(c.model.L)},
-          {"channels", int64_t(c.model.C)},
-          {"heads", int64_t(c.model.H)},
-          {"seq_len", int64_t(c.model.T)},
-          {"vocab", int64_t(c.model.V)},
-          {"data", c.data},
-          {"seed", int64_t(c.seed)},
-          {"steps", int64_t(c.steps)},
-          {"lr", double(c.lr)},
-          {"ranks", int64_t(c.dp * c.tp * c.pp)}};
+  Attrs a;
+  for (const auto& [name, value] : recorded_attrs(c)) a.emplace_back(name, value);
+  a.emplace_back("ranks", int64_t(c.dp * c.tp * c.pp));
+  return a;
 }
 
 Record finished_record(const RunDef& r, const Judgement& v, const JobResult& res, const std::string& results,

@@ -1,5 +1,7 @@
 #include "reference/results.hpp"
 
+#include <variant>
+
 #include "reference/h5io.hpp"
 #include "reference/provenance.hpp"
 #include "reference/run_definition.hpp"
@@ -12,13 +14,8 @@ void write_results(const std::string& path, const TrainConfig& c, const std::str
   const std::string g = "/runs/" + run_id;
   const Provenance p = collect_provenance();
   w.attr("/", "format", std::string("parity-results-1"));
-  for (const RunField& f : run_fields()) {  // the run's definition, as the table names it
-    if (f.attr.empty()) continue;
-    const std::string v = f.record(c);
-    if (f.kind == FieldKind::integer) w.attr(g, f.attr, static_cast<int64_t>(std::stoll(v)));
-    else if (f.kind == FieldKind::real) w.attr(g, f.attr, std::stod(v));
-    else w.attr(g, f.attr, v);
-  }
+  for (const auto& [name, value] : recorded_attrs(c))  // the run's definition, as the table names it
+    std::visit([&, n = name](const auto& v) { w.attr(g, n, v); }, value);
   w.attr(g, "launcher", std::string("direct"));
   write_provenance(w, g, p);
   const hsize_t n = steps.size();

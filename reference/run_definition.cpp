@@ -111,6 +111,17 @@ RunField choice(const char* key, const char* flag, const char* attr, const char*
   };
   return f;
 }
+
+// A choice among the N values of enum E, spelled as to_string spells them.
+template <class E, int N>
+RunField enumeration(const char* key, const char* flag, const char* attr, const char* help, FieldRole r, Access<E> at) {
+  std::vector<std::string> names;
+  for (int i = 0; i < N; ++i) names.push_back(to_string(static_cast<E>(i)));
+  return choice(key, flag, attr, help, r, names, [at](const TrainConfig& c) { return std::string(to_string(read(at, c))); },
+                [at, names](TrainConfig& c, const std::string& t) {
+                  at(c) = static_cast<E>(std::find(names.begin(), names.end(), t) - names.begin());
+                });
+}
 }  // namespace
 
 namespace {
@@ -165,7 +176,7 @@ std::vector<RunField> training_fields() {
 }
 
 std::vector<RunField> loss_scale_fields() {
-  return {real<double>("loss_scale", "--loss-scale", "loss_scale_init", "fp16: initial loss scale", R::training,
+  std::vector<RunField> f = {real<double>("loss_scale", "--loss-scale", "loss_scale_init", "fp16: initial loss scale", R::training,
                        [](TrainConfig& c) -> double& { return c.loss_scale.init; }, 0, 1e38, true),
           real<double>("loss_scale_growth", "--loss-scale-growth", "loss_scale_growth", "fp16: growth factor",
                        R::training, [](TrainConfig& c) -> double& { return c.loss_scale.growth; }, 1, 1e6),
@@ -180,6 +191,8 @@ std::vector<RunField> loss_scale_fields() {
           real<double>("loss_scale_min", "--loss-scale-min", "loss_scale_min",
                        "fp16: minimum scale (an overflow there is an error)", R::training,
                        [](TrainConfig& c) -> double& { return c.loss_scale.min; }, 0, 1e38, true)};
+  for (RunField& x : f) x.applies = [](const TrainConfig& c) { return c.precision == Precision::fp16; };
+  return f;
 }
 
 std::vector<RunField> layout_fields() {
@@ -198,18 +211,18 @@ std::vector<RunField> layout_fields() {
       at = z + 1;
     }
   };
-  RunField schedule = choice("schedule", "--schedule", "schedule", "pipeline schedule: gpipe or 1f1b", R::layout,
-                             {"gpipe", "1f1b"}, [](const TrainConfig& c) { return c.schedule; },
-                             [](TrainConfig& c, const std::string& t) { c.schedule = t; });
-  schedule.recorded = [](const TrainConfig& c) { return c.pp > 1 ? c.schedule : std::string("none"); };
+  RunField schedule = enumeration<ScheduleKind, 2>("schedule", "--schedule", "schedule", "pipeline schedule: gpipe or 1f1b",
+                                                  R::layout, [](TrainConfig& c) -> ScheduleKind& { return c.schedule; });
+  schedule.recorded = [](const TrainConfig& c) { return std::string(c.pp > 1 ? to_string(c.schedule) : "none"); };
+  schedule.applies = [](const TrainConfig& c) { return c.pp > 1; };
   std::vector<RunField> f = {
-      choice("precision", "--precision", "precision",
-             "fp32, bf16 or fp16: 16-bit compute copy, activations and GEMM inputs, fp32 accumulation, master weights "
-             "and moments", R::layout, {"fp32", "bf16", "fp16"}, [](const TrainConfig& c) { return c.precision; },
-             [](TrainConfig& c, const std::string& t) { c.precision = t; }),
-      choice("numerics", "--numerics", "numerics", "exact (canonical order, bit-reproducible) or fast (BLAS)",
-             R::layout, {"exact", "fast"}, [](const TrainConfig& c) { return std::string(to_string(c.numerics)); },
-             [](TrainConfig& c, const std::string& t) { c.numerics = t == "exact" ? Numerics::exact : Numerics::fast; }),
+      enumeration<Precision, 3>("precision", "--precision", "precision",
+                                "fp32, bf16 or fp16: 16-bit compute copy, activations and GEMM inputs, fp32 "
+                                "accumulation, master weights and moments",
+                                R::layout, [](TrainConfig& c) -> Precision& { return c.precision; }),
+      enumeration<Numerics, 2>("numerics", "--numerics", "numerics",
+                               "exact (canonical order, bit-reproducible) or fast (BLAS)", R::layout,
+                               [](TrainConfig& c) -> Numerics& { return c.numerics; }),
       integer<int>("dp", "--dp", "dp", "data-parallel degree", R::layout, [](TrainConfig& c) -> int& { return c.dp; }, 1, 4096),
       integer<int>("tp", "--tp", "tp", "tensor-parallel degree (Megatron-style)", R::layout,
                    [](TrainConfig& c) -> int& { return c.tp; }, 1, 4096),
@@ -234,14 +247,14 @@ std::vector<RunField> execution_fields() {
       integer<int>("threads", "--threads", "threads_per_rank",
                    "threads per rank for the host loops and BLAS (the results do not depend on it)", R::execution,
                    [](TrainConfig& c) -> int& { return c.threads; }, 1, 1024),
-      choice("target", "--target", "kernel_target",
-             "where the kernels run: host (CPU kernels) or device (Kokkos's default execution space, the GPU in the "
-             "CUDA build); exact results are the same bits", R::execution, {"host", "device"},
-             [](const TrainConfig& c) { return c.target; }, [](TrainConfig& c, const std::string& t) { c.target = t; }),
-      choice("comm", "--comm", "communicator",
-             "communicator for tensors: mpi (host-staged; ranks may share a GPU) or nccl (CUDA build, --target "
-             "device, one GPU per rank); exact results are the same bits", R::execution, {"mpi", "nccl"},
-             [](const TrainConfig& c) { return c.comm; }, [](TrainConfig& c, const std::string& t) { c.comm = t; })};
+      enumeration<Target, 2>("target", "--target", "kernel_target",
+                             "where the kernels run: host (CPU kernels) or device (Kokkos's default execution space, "
+                             "the GPU in the CUDA build); exact results are the same bits",
+                             R::execution, [](TrainConfig& c) -> Target& { return c.target; }),
+      enumeration<CommKind, 2>("comm", "--comm", "communicator",
+                               "communicator for tensors: mpi (host-staged; ranks may share a GPU) or nccl (CUDA "
+                               "build, --target device, one GPU per rank); exact results are the same bits",
+                               R::execution, [](TrainConfig& c) -> CommKind& { return c.comm; })};
 }
 
 std::vector<RunField> output_fields() {
@@ -319,14 +332,27 @@ const RunField* find_field(const std::string& key) {
   return nullptr;
 }
 
+std::vector<std::pair<std::string, AttrValue>> recorded_attrs(const TrainConfig& c) {
+  std::vector<std::pair<std::string, AttrValue>> a;
+  for (const RunField& f : run_fields()) {
+    if (f.attr.empty()) continue;
+    const std::string v = f.record(c);
+    if (f.kind == FieldKind::integer) a.emplace_back(f.attr, static_cast<int64_t>(std::stoll(v)));
+    else if (f.kind == FieldKind::real) a.emplace_back(f.attr, std::stod(v));
+    else a.emplace_back(f.attr, v);
+  }
+  return a;
+}
+
 std::vector<std::string> definition_args(const TrainConfig& c, const std::vector<std::string>& except) {
   std::vector<std::string> a;
+  const TrainConfig defaults;
   for (const RunField& f : run_fields()) {
-    if (f.role == FieldRole::output || f.role == FieldRole::testing) continue;
-    bool skip = false;
-    for (const std::string& e : except) skip = skip || e == f.flag;
+    if (f.role == FieldRole::output || f.role == FieldRole::testing || !f.applies_to(c)) continue;
+    if (std::find(except.begin(), except.end(), f.flag) != except.end()) continue;
     const std::string v = f.get(c);
-    if (skip || (f.kind == FieldKind::list && v.empty())) continue;
+    if (f.kind == FieldKind::list && v.empty()) continue;
+    if (f.role == FieldRole::execution && v == f.get(defaults)) continue;
     a.push_back(f.flag);
     a.push_back(v);
   }
@@ -335,12 +361,13 @@ std::vector<std::string> definition_args(const TrainConfig& c, const std::vector
 
 std::string layout_id(const TrainConfig& c) {
   return "dp" + std::to_string(c.dp) + "-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) +
-         (c.pp > 1 ? "-" + c.schedule : std::string()) + (c.zero ? "-z" + std::to_string(c.zero) : std::string());
+         (c.pp > 1 ? std::string("-") + to_string(c.schedule) : std::string()) + (c.zero ? "-z" + std::to_string(c.zero) : std::string());
 }
 
 std::string run_id(const TrainConfig& c) {
   return "dp" + std::to_string(c.dp) + "-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + "-" +
-         c.precision + "-" + to_string(c.numerics) + (c.pp > 1 ? "-" + c.schedule : std::string()) +
+         to_string(c.precision) + "-" + to_string(c.numerics) +
+         (c.pp > 1 ? std::string("-") + to_string(c.schedule) : std::string()) +
          (c.zero ? "-z" + std::to_string(c.zero) : std::string());
 }
 

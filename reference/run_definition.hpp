@@ -4,7 +4,10 @@
 // field is named once here; every other place iterates the table.
 #pragma once
 #include <functional>
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "reference/train_config.hpp"
@@ -37,14 +40,24 @@ struct RunField {
   // How the field is recorded in results, when that differs from get (the schedule at pp = 1: "none").
   std::function<std::string(const TrainConfig&)> recorded;
   std::string record(const TrainConfig& c) const { return recorded ? recorded(c) : get(c); }
+  // Whether the field means anything for c (the schedule only with pp > 1, the loss scaler only in fp16);
+  // unset: always.
+  std::function<bool(const TrainConfig&)> applies;
+  bool applies_to(const TrainConfig& c) const { return !applies || applies(c); }
 };
 
 // In the order in which they are applied (the model preset before the dimensions that override it).
 const std::vector<RunField>& run_fields();
 const RunField* find_field(const std::string& key);  // by spec key; null if none
 
-// `parity train` arguments that define c: every field of roles model, training, layout and execution
-// whose value differs from TrainConfig's default, skipping the flags in `except`.
+// The HDF5 attributes that record c (every field with an attribute name): integers as int64, reals as
+// double, the rest as strings, in table order.
+using AttrValue = std::variant<std::string, int64_t, double>;
+std::vector<std::pair<std::string, AttrValue>> recorded_attrs(const TrainConfig& c);
+
+// `parity train` arguments that define c: every field of roles model, training and layout that applies to c
+// (a list only when not empty), and the execution fields whose value is not TrainConfig's default; the flags
+// in `except` are left out.
 std::vector<std::string> definition_args(const TrainConfig& c, const std::vector<std::string>& except = {});
 
 // The run's identifier inside result files, e.g. "dp2-tp2-pp2-fp32-exact-1f1b-z1", and its layout part

@@ -15,22 +15,18 @@ void validate(const TrainConfig& c) {
   need(c.steps >= 1, "--steps must be >= 1");
   need(c.micro_batches >= 1, "--micro-batches must be >= 1");
   need(c.micro_batch_size >= 1, "--micro-batch-size must be >= 1");
-  need(c.target == "host" || c.target == "device", "--target must be host or device, got '" + c.target + "'");
-  need(c.comm == "mpi" || c.comm == "nccl", "--comm must be mpi or nccl, got '" + c.comm + "'");
-  need(c.comm != "nccl" || c.target == "device", "--comm nccl needs --target device (NCCL reads device memory)");
+  need(c.comm != CommKind::nccl || c.target == Target::device, "--comm nccl needs --target device (NCCL reads device memory)");
   need(c.threads >= 1 && c.threads <= 1024, "--threads must be between 1 and 1024, got " + std::to_string(c.threads));
   if (c.numerics == Numerics::exact)
     need((c.micro_batches & (c.micro_batches - 1)) == 0,
          "--micro-batches " + std::to_string(c.micro_batches) +
              " is not a power of two, which exact mode requires (the micro-batch tree must split evenly "
              "over data-parallel ranks); use 1, 2, 4, ... or --numerics fast");
-  c.prec();  // throws for an unknown precision
   const LossScaleConfig& ls = c.loss_scale;
   need(ls.init >= ls.min && ls.min > 0 && std::isfinite(ls.init), "--loss-scale must be finite and >= --loss-scale-min > 0");
   need(ls.growth >= 1 && ls.backoff > 0 && ls.backoff < 1, "--loss-scale-growth must be >= 1 and --loss-scale-backoff in (0, 1)");
   need(ls.interval >= 1 && ls.hysteresis >= 1, "--loss-scale-interval and --loss-scale-hysteresis must be >= 1");
   auto pow2 = [](long x) { return x >= 1 && (x & (x - 1)) == 0; };
-  need(c.schedule == "gpipe" || c.schedule == "1f1b", "--schedule must be gpipe or 1f1b (got " + c.schedule + ")");
   need(c.zero == 0 || c.zero == 1, "--zero must be 0 or 1");
   need(c.micro_batches % c.dp == 0, "--micro-batches " + std::to_string(c.micro_batches) +
                                         " does not split over --dp " + std::to_string(c.dp) +

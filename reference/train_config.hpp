@@ -6,10 +6,13 @@
 #include <vector>
 
 #include "kernels/adamw.hpp"
+#include "kernels/comm/comm_kind.hpp"
+#include "kernels/device.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/precision.hpp"
 #include "reference/loss_scaler.hpp"
 #include "reference/model_config.hpp"
+#include "reference/schedule.hpp"
 
 namespace parity {
 
@@ -26,7 +29,7 @@ struct TrainConfig {
   float lr_min_frac = 0.1f;    // cosine decay ends at lr * lr_min_frac
   float grad_clip = 1.0f;      // global-norm clipping; 0 disables
   AdamWConfig adam;
-  std::string precision = "fp32";  // fp32 | bf16 | fp16 (see prec())
+  Precision precision = Precision::fp32;
   LossScaleConfig loss_scale;      // fp16 only
   Numerics numerics = Numerics::exact;
   std::string checkpoint_out, resume, results, dump_grads;
@@ -37,27 +40,24 @@ struct TrainConfig {
   // Where the layer kernels, the micro-batch tree and the optimizer run: "host" (the CPU kernels) or
   // "device" (Kokkos's default execution space: the GPU in the CUDA build). Exact bits are the same.
 #if defined(PARITY_HAVE_CUDA)
-  std::string target = "device";
+  Target target = Target::device;
 #else
-  std::string target = "host";
+  Target target = Target::host;
 #endif
 
-  // The data groups' communicator: "mpi" (host-staged; any number of ranks per GPU) or "nccl" (CUDA build,
-  // --target device, one GPU per rank). Exact results are the same bits.
-  std::string comm = "mpi";
+  // The data groups' communicator (kernels/comm/comm_kind.hpp); nccl needs --target device.
+  CommKind comm = CommKind::mpi;
 
   // Parallel layout: world = dp * tp * pp ranks (TP innermost, then DP, then PP).
   int dp = 1, tp = 1, pp = 1;
   std::vector<long> pp_split;  // layers per stage; empty = even
-  std::string schedule = "1f1b";  // gpipe | 1f1b
+  ScheduleKind schedule = ScheduleKind::one_f_one_b;
   int zero = 0;                // 0 or 1 (ZeRO-1: optimizer state sharded over DP)
   long check_consistency = 0;  // every N steps; 0 = off
   double comm_timeout = 600;   // seconds a rank waits on another before the run ends with an error; 0 = forever
   std::string inject_bitflip;  // testing: "STEP:RANK:TENSOR" flips one bit of that tensor on that rank
   std::string inject_overflow; // testing: "STEP:RANK" puts an inf into that rank's gradient at that step
   std::string inject_stall;    // testing: "STEP:RANK" stops that rank at the start of that step
-
-  Precision prec() const { return parse_precision(precision); }
 
   long tokens_per_step() const { return micro_batches * micro_batch_size * model.T; }
 };

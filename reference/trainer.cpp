@@ -44,8 +44,8 @@ const TrainConfig& prepared(const TrainConfig& c) {
   validate(c);
   set_host_threads(c.threads);
   set_comm_timeout(c.comm_timeout);
-  set_kernel_target(c.target == "device" ? Target::device : Target::host);
-  set_fast_gemm_precision(c.prec());  // GPU fast mode: 16-bit operands on tensor cores
+  set_kernel_target(c.target);
+  set_fast_gemm_precision(c.precision);  // GPU fast mode: 16-bit operands on tensor cores
   return c;
 }
 
@@ -71,10 +71,10 @@ std::unique_ptr<TokenSource> token_source(const TrainConfig& c) {
 }
 
 Schedule checked_schedule(const TrainConfig& c, const ProcessGrid& g, long m_local) {
-  const ScheduleKind kind = c.schedule == "gpipe" ? ScheduleKind::gpipe : ScheduleKind::one_f_one_b;
+  const ScheduleKind kind = c.schedule;
   Schedule s = make_schedule(kind, c.pp, g.pp_rank, m_local);
   const std::string bad = check_schedule(s, m_local);
-  if (!bad.empty()) throw Error("internal: the " + c.schedule + " schedule of stage " + std::to_string(g.pp_rank) + " is invalid: " + bad);
+  if (!bad.empty()) throw Error("internal: the " + std::string(to_string(c.schedule)) + " schedule of stage " + std::to_string(g.pp_rank) + " is invalid: " + bad);
   return s;
 }
 
@@ -122,7 +122,7 @@ class Trainer {
 
 Trainer::Trainer(const TrainConfig& c)
     : c_(prepared(c)),
-      g_(c.dp, c.tp, c.pp, c.comm == "nccl"),
+      g_(c.dp, c.tp, c.pp, c.comm == CommKind::nccl),
       root_(g_.world_rank == 0),
       data_(token_source(c)),
       full_(c.model),
@@ -130,13 +130,13 @@ Trainer::Trainer(const TrainConfig& c)
       m_local_(c.micro_batches / c.dp),
       tokens_(c.tokens_per_step()),
       sched_(checked_schedule(c, g_, m_local_)),
-      stage_(c.model, c.numerics, c.prec(), c.micro_batch_size, lay_, g_.tp_group(), static_cast<int>(sched_.slots)),
-      opt_(lay_, g_, c.zero == 1, c.prec(), c.adam),
+      stage_(c.model, c.numerics, c.precision, c.micro_batch_size, lay_, g_.tp_group(), static_cast<int>(sched_.slots)),
+      opt_(lay_, g_, c.zero == 1, c.precision, c.adam),
       grads_(lay_, g_, c.numerics, c.zero == 1, m_local_),
       tied_(lay_, opt_.ownership()),
       pipe_(stage_, g_.pp_group(), lay_, c.micro_batch_size * c.model.T, m_local_),
       batch_(c.micro_batches, g_.dp_rank * m_local_, m_local_, c.micro_batch_size, c.model.T),
-      scaler_(c.loss_scale, c.prec() == Precision::fp16),
+      scaler_(c.loss_scale, c.precision == Precision::fp16),
       faults_(FaultInjection::parse(c.inject_overflow, c.inject_bitflip, c.inject_stall, g_.world_size)) {
   if (!c.resume.empty()) resume();
   else opt_.init(c.seed);
@@ -245,7 +245,7 @@ void Trainer::save(long done) {
 }
 
 // Pipeline idle share per stage (time blocked waiting for a neighbour / step time). With balanced stages
-// each stage's share approaches the schedule's bubble (p-1)/(m+p-1); an unbalanced split adds the
+// each stage's share approaches the schedule's bubble (p-1)/(m/dp+p-1); an unbalanced split adds the
 // difference in stage time to the faster stages' idle time.
 void Trainer::pipeline_figures(TrainResult& r) {
   r.stage_idle.assign(c_.pp, 0.0);

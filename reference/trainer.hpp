@@ -25,7 +25,7 @@ struct StepRecord {
 struct TrainResult {
   std::vector<StepRecord> steps;
   std::vector<double> stage_idle;                     // pipeline: idle share of each stage
-  double idle_fraction = 0, theoretical_bubble = 0;  // mean over stages vs (p-1)/(m+p-1)
+  double idle_fraction = 0, theoretical_bubble = 0;  // mean over stages vs (p-1)/(m/dp+p-1)
 };
 
 // Runs the configured training on the ranks of MPI_COMM_WORLD (MPI must be initialised). Throws

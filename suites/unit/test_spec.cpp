@@ -87,7 +87,7 @@ TEST(SpecParse, MinimalSpecTakesTheTrainerDefaults) {
   EXPECT_EQ(s.base.data, "synthetic");
   EXPECT_EQ(s.seeds, std::vector<uint64_t>{1});
   EXPECT_EQ(s.grid.dp, std::vector<int>{1});
-  EXPECT_EQ(s.grid.numerics, std::vector<std::string>{"exact"});
+  EXPECT_EQ(s.grid.numerics, std::vector<parity::Numerics>{parity::Numerics::exact});
   EXPECT_DOUBLE_EQ(s.fast_loss_bound, 1e-4);
   EXPECT_EQ(s.text, "model = \"tiny\"\n");
 }
@@ -108,7 +108,7 @@ TEST(SpecParse, EveryKey) {
   EXPECT_EQ(s.base.model.V, 300);
   EXPECT_EQ(s.grid.dp, (std::vector<int>{1, 2}));  // duplicates dropped
   EXPECT_EQ(s.grid.tp, std::vector<int>{2});        // a scalar is a list of one
-  EXPECT_EQ(s.grid.schedule, (std::vector<std::string>{"gpipe", "1f1b"}));
+  EXPECT_EQ(s.grid.schedule, (std::vector<parity::ScheduleKind>{parity::ScheduleKind::gpipe, parity::ScheduleKind::one_f_one_b}));
   EXPECT_EQ(s.grid.batch, (std::vector<std::string>{"strong", "weak"}));
 
   const Spec t = parse_spec(kBase +
@@ -137,12 +137,13 @@ TEST(SpecParse, LayoutPatterns) {
   EXPECT_EQ(a.dp, 2);
   EXPECT_EQ(a.tp, 2);
   EXPECT_EQ(a.pp, 2);
-  EXPECT_EQ(a.schedule, "gpipe");
+  EXPECT_EQ(a.schedule, parity::ScheduleKind::gpipe);
   EXPECT_EQ(a.zero, 1);
   EXPECT_EQ(a.line, 6);
   EXPECT_EQ(s.grid.layouts[1].dp, 0);  // not named: from the grid's lists
   EXPECT_EQ(s.grid.layouts[1].zero, -1);
-  EXPECT_EQ(s.grid.layouts[2].schedule, "1f1b");
+  EXPECT_EQ(s.grid.layouts[2].schedule, parity::ScheduleKind::one_f_one_b);
+  EXPECT_FALSE(s.grid.layouts[1].schedule);
 }
 
 TEST(SpecParse, MissingModel) {

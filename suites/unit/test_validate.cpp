@@ -12,6 +12,7 @@
 #include <string>
 
 #include "kernels/error.hpp"
+#include "reference/run_definition.hpp"
 #include "reference/train_config.hpp"
 
 namespace parity {
@@ -51,7 +52,7 @@ TrainConfig base() {
   c.steps = 4;
   c.micro_batches = 4;
   c.micro_batch_size = 2;
-  c.target = "host";
+  c.target = Target::host;
   return c;
 }
 
@@ -67,9 +68,9 @@ TEST(Validate, AcceptsValidConfigurations) {
   c.tp = 2;
   c.pp = 2;
   c.zero = 1;
-  c.schedule = "gpipe";
+  c.schedule = ScheduleKind::gpipe;
   c.check_consistency = 1;
-  c.precision = "fp16";
+  c.precision = Precision::fp16;
   c.warmup = 2;
   c.lr_min_frac = 0.0f;
   c.grad_clip = 0.0f;
@@ -90,8 +91,8 @@ TEST(Validate, AcceptsValidConfigurations) {
   EXPECT_TRUE(accepted(c));
 
   c = base();  // --comm nccl with --target device passes validation (the build is checked later)
-  c.target = "device";
-  c.comm = "nccl";
+  c.target = Target::device;
+  c.comm = CommKind::nccl;
   EXPECT_TRUE(accepted(c));
 
   c = base();  // tp 8 where the shapes allow it; lr 0 (a no-op step) is allowed
@@ -136,27 +137,40 @@ TEST(Validate, RefusesNonPositiveStepsAndBatches) {
   EXPECT_TRUE(refused(c, {"--micro-batch-size", ">= 1"}));
 }
 
-// Fields that are strings today (target, comm, precision, schedule); once they are enums these refusals move
-// to the parsing of the names.
-TEST(Validate, RefusesUnknownNames) {
+// The enumerated fields (target, comm, precision, numerics, schedule) cannot hold an unknown value: a name is
+// refused where it is parsed, by the run definition, with the names it accepts; a known one reads back.
+TEST(Validate, RunDefinitionRefusesUnknownNames) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"target", "gpu"}, {"comm", "gloo"}, {"precision", "fp8"}, {"numerics", "approximate"}, {"schedule", "zero-bubble"}};
+  for (const auto& [key, name] : bad) {
+    const RunField* f = find_field(key);
+    ASSERT_NE(f, nullptr) << key;
+    TrainConfig c = base();
+    try {
+      f->set(c, name);
+      ADD_FAILURE() << f->flag << " accepted '" << name << "'";
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(f->flag + " must be one of"), std::string::npos) << what;
+      EXPECT_NE(what.find("'" + name + "'"), std::string::npos) << what;
+      for (const std::string& ok : f->choices) EXPECT_NE(what.find(ok), std::string::npos) << what;
+    }
+    for (const std::string& ok : f->choices) {
+      f->set(c, ok);
+      EXPECT_EQ(f->get(c), ok);
+    }
+  }
   TrainConfig c = base();
-  c.target = "gpu";
-  EXPECT_TRUE(refused(c, {"--target", "host", "device", "gpu"}));
-  c = base();
-  c.comm = "gloo";
-  EXPECT_TRUE(refused(c, {"--comm", "mpi", "nccl", "gloo"}));
-  c = base();
-  c.precision = "fp8";
-  EXPECT_TRUE(refused(c, {"precision", "fp8", "fp32", "bf16", "fp16"}));
-  c = base();
-  c.schedule = "zero-bubble";
-  EXPECT_TRUE(refused(c, {"--schedule", "gpipe", "1f1b", "zero-bubble"}));
+  find_field("schedule")->set(c, "gpipe");
+  find_field("precision")->set(c, "bf16");
+  EXPECT_EQ(c.schedule, ScheduleKind::gpipe);
+  EXPECT_EQ(c.precision, Precision::bf16);
 }
 
 TEST(Validate, RefusesNcclWithoutTheDeviceTarget) {
   TrainConfig c = base();
-  c.comm = "nccl";
-  c.target = "host";
+  c.comm = CommKind::nccl;
+  c.target = Target::host;
   EXPECT_TRUE(refused(c, {"--comm nccl", "--target device"}));
 }
 
