@@ -137,14 +137,18 @@ void parse_layouts(const TomlReader& p, const toml::node& v, const std::string& 
   }
 }
 
+// A grid list of the values of the enumerated run field `key` (precision, numerics, schedule). A function
+// template, not a generic lambda: nvcc's front end (CUDA build) rejects the latter here.
+template <class E>
+std::vector<E> enum_values(const TomlReader& p, const toml::node& n, const std::string& full, const std::string& key) {
+  const RunField& f = *find_field(key);
+  return p.list<E>(n, full, [&](const toml::node& e) { return p.enumerated<E>(e, full, f); });
+}
+
 void parse_grid_key(const TomlReader& p, const toml::key& gk, const toml::node& gv, Grid& g) {
   const std::string gkey(gk.str()), full = "grid." + gkey;
   auto degrees = [&](const toml::node& n) {
     return p.list<int>(n, full, [&](const toml::node& e) { return static_cast<int>(p.integer(e, full, 1, 4096)); });
-  };
-  auto values = [&](const toml::node& n, auto kind) {  // of the enumerated run field named like the grid key
-    using E = decltype(kind);
-    return p.list<E>(n, full, [&](const toml::node& e) { return p.enumerated<E>(e, full, *find_field(gkey)); });
   };
   auto choices = [&](const toml::node& n, const std::vector<std::string>& allowed) {
     return p.list<std::string>(n, full, [&](const toml::node& e) { return p.choice(e, full, allowed); });
@@ -154,9 +158,9 @@ void parse_grid_key(const TomlReader& p, const toml::key& gk, const toml::node& 
   else if (gkey == "pp") g.pp = degrees(gv);
   else if (gkey == "zero")
     g.zero = p.list<int>(gv, full, [&](const toml::node& e) { return static_cast<int>(p.integer(e, full, 0, 1)); });
-  else if (gkey == "precision") g.precision = values(gv, Precision{});
-  else if (gkey == "numerics") g.numerics = values(gv, Numerics{});
-  else if (gkey == "schedule") g.schedule = values(gv, ScheduleKind{});
+  else if (gkey == "precision") g.precision = enum_values<Precision>(p, gv, full, gkey);
+  else if (gkey == "numerics") g.numerics = enum_values<Numerics>(p, gv, full, gkey);
+  else if (gkey == "schedule") g.schedule = enum_values<ScheduleKind>(p, gv, full, gkey);
   else if (gkey == "batch") g.batch = choices(gv, {"strong", "weak"});
   else if (gkey == "layouts") parse_layouts(p, gv, full, g);
   else p.unknown(gk, "grid", {"dp", "tp", "pp", "zero", "precision", "numerics", "schedule", "batch", "layouts"});

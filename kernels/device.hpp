@@ -28,16 +28,14 @@
 #include "kernels/canonical.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/precision.hpp"
+#include "kernels/target.hpp"
 
 namespace parity {
-
-enum class Target { host, device };
 
 // The process-wide kernel target. Default: host. Set once at start-up (parity train --device), or by tests.
 Target kernel_target();
 void set_kernel_target(Target t);
 inline bool on_device() { return kernel_target() == Target::device; }
-const char* to_string(Target t);  // "host" | "device"
 // What "device" means in this build: "cuda" (Kokkos CUDA backend) or the host space's name ("serial", ...).
 const char* device_space_name();
 

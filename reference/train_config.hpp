@@ -7,7 +7,7 @@
 
 #include "kernels/adamw.hpp"
 #include "kernels/comm/comm_kind.hpp"
-#include "kernels/device.hpp"
+#include "kernels/target.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/precision.hpp"
 #include "reference/loss_scaler.hpp"
