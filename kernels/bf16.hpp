@@ -1,4 +1,4 @@
-// The project's own bfloat16 for CPU backends (DESIGN.md, "Mixed precision"; Debian's Kokkos has no bf16).
+// The project's own bfloat16 for CPU backends (docs/numerics.md, "Precisions"; Debian's Kokkos has no bf16).
 // 1 sign bit, 8 exponent bits (bias 127, as fp32), 7 stored mantissa bits: the top half of an fp32.
 //
 // float -> bf16 rounds to nearest, ties to even, on the bits alone (no floating-point arithmetic, so neither

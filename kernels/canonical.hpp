@@ -1,4 +1,4 @@
-// The canonical reduction order of exact mode (DESIGN.md, "The canonical order").
+// The canonical reduction order of exact mode (docs/design.md, "The canonical order, rule by rule").
 //
 // A long sum over n terms is cut into blocks of kBlock consecutive terms. Inside a block the terms are
 // added sequentially, starting from +0 (a dot product uses fma). The block results are combined with

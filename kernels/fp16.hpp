@@ -1,4 +1,4 @@
-// The project's own IEEE 754 binary16 for CPU backends (DESIGN.md, "Mixed precision"; Debian's Kokkos
+// The project's own IEEE 754 binary16 for CPU backends (docs/numerics.md, "Precisions"; Debian's Kokkos
 // half_t is a float on the host). 1 sign bit, 5 exponent bits (bias 15), 10 stored mantissa bits; largest
 // finite 65504, smallest normal 2^-14, smallest subnormal 2^-24.
 //

@@ -1,4 +1,5 @@
-// The three GEMMs of a linear layer, in exact numerics (canonical order, DESIGN.md) or fast numerics (BLAS).
+// The three GEMMs of a linear layer, in exact numerics (docs/design.md, canonical order rule 3) or fast
+// numerics (BLAS).
 //
 // All matrices are row-major and contiguous; outputs are overwritten. In exact mode every output element is
 // bit-identical to parity::canonical_dot over the reduction index (then + bias), whatever the thread count.

@@ -1,5 +1,5 @@
-// The two numerics of every reduction (DESIGN.md, canonical order): `exact` follows the canonical order and is
-// bit-reproducible on every layout; `fast` uses BLAS and the communication library's own reductions.
+// The two numerics of every reduction (docs/design.md, canonical order): `exact` follows the canonical order
+// and is bit-reproducible on every layout; `fast` uses BLAS and the communication library's own reductions.
 #pragma once
 #include <string>
 

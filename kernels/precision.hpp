@@ -1,4 +1,4 @@
-// Compute precisions (DESIGN.md, "Mixed precision"). The trainer keeps fp32 master weights and moments; in
+// Compute precisions (docs/numerics.md, "Precisions"). The trainer keeps fp32 master weights and moments; in
 // bf16 and fp16 runs the compute copy of the weights, the activations and the GEMM inputs are 16-bit
 // values. On the CPU they are held in float buffers whose values are rounded to the 16-bit format at the
 // points where a 16-bit model would store them (the conversion back to float is exact, so this is the same

@@ -1,4 +1,5 @@
-// parity's own exp and tanh: the one transcendental implementation of the CPU backend (DESIGN.md rule 6).
+// parity's own exp and tanh: the one transcendental implementation of the CPU backend (docs/design.md,
+// canonical order rule 6).
 //
 // Why not libm: glibc's expf/tanhf are scalar calls (a third of a `small` step's non-GEMM time went to
 // them) and their bits are glibc's business. These are written only with correctly rounded IEEE operations

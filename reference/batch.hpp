@@ -1,6 +1,6 @@
 // The tokens of one step. Step s's global batch is sequences (s·m + mb)·b + r of the token source, for
-// micro-batch mb < m and row r < b (DESIGN.md: the data order is part of the run's definition); a
-// data-parallel rank reads its contiguous range of micro-batches.
+// micro-batch mb < m and row r < b (docs/design.md, canonical order rule 1: the data order is part of the
+// run's definition); a data-parallel rank reads its contiguous range of micro-batches.
 #pragma once
 #include <cstdint>
 

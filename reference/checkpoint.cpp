@@ -53,7 +53,7 @@ void save_checkpoint(const std::string& path, const TrainConfig& c, const ParamL
   H5Writer w(path);
   write_run_shape(w, c);
   w.attr("/", "step", static_cast<int64_t>(s.step));
-  // The next step reads global rows from here on (DESIGN.md: the data position).
+  // The next step reads global rows from here on (docs/design.md, canonical order rule 1: the data position).
   w.attr("/", "data_row", static_cast<int64_t>(s.step * c.micro_batches * c.micro_batch_size));
   w.attr("/", "updates", static_cast<int64_t>(s.updates));
   w.attr("/", "loss_scale", s.loss_scale);

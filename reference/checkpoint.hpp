@@ -1,6 +1,6 @@
-// Checkpoints and gradient dumps in HDF5 (DESIGN.md, "Results in HDF5"): full, unsharded fp32 arrays in
-// file layout under /params/<name>, /adam/m/<name>, /adam/v/<name>; step, seed, data position and the
-// run's shape as attributes. Written atomically.
+// Checkpoints and gradient dumps in HDF5 (docs/hdf5-schema.md, "Checkpoints", "Gradient dumps"): full,
+// unsharded fp32 arrays in file layout under /params/<name>, /adam/m/<name>, /adam/v/<name>; step, seed,
+// data position and the run's shape as attributes. Written atomically.
 #pragma once
 #include <string>
 #include <vector>

@@ -3,7 +3,7 @@
 // Every source is a pure function of (data seed, global row index): the sequence for row r is the same
 // whichever rank, micro-batch or layout asks for it, and asking for one row costs O(T) without touching
 // any other row. That is what lets every parallel layout train on the same data as the single-device
-// baseline (DESIGN.md, canonical order rule 1).
+// baseline (docs/design.md, canonical order rule 1).
 //
 // Row numbering: row = (step * micro_batches + micro) * micro_batch_size + r (see global_row below).
 #pragma once

@@ -1,5 +1,6 @@
-// Parameter initialisation per DESIGN.md: every element is a function of (seed, parameter name, file index),
-// so any shard can initialise its own slice and all layouts start from the same bits.
+// Parameter initialisation (docs/design.md, "Model semantics"): every element is a function of (seed,
+// parameter name, file index), so any shard can initialise its own slice and all layouts start from the
+// same bits.
 //   weights ~ normal(0, 0.02), the residual projections (attn.proj, mlp.proj) ~ normal(0, 0.02/sqrt(2L));
 //   biases 0; layernorm weight 1, bias 0; wte padding rows 0.
 #pragma once

@@ -1,5 +1,5 @@
-// Dynamic loss scaling for fp16 (DESIGN.md, "Mixed precision"): the loss gradient is multiplied by the
-// scale S before the backward pass and the gradients divided by it after the reductions. A step whose
+// Dynamic loss scaling for fp16 (docs/numerics.md, "fp16 loss scaling"): the loss gradient is multiplied by
+// the scale S before the backward pass and the gradients divided by it after the reductions. A step whose
 // gradient holds an inf or NaN on any rank is skipped on every rank; `hysteresis` such steps back the scale
 // off by `backoff`, and `interval` clean steps in a row grow it by `growth`. Reaching the minimum scale with
 // an overflow is an error, not a silent loop. Scales are powers of two by default, so scaling is exact.

@@ -24,7 +24,7 @@ class DistributedOptimizer {
   const float* m() const { return m_.data(); }
   const float* v() const { return v_.data(); }
 
-  void init(uint64_t seed);               // DESIGN.md initialisation of this rank's slice
+  void init(uint64_t seed);               // docs/design.md initialisation of this rank's slice
   void restore(const TrainState& st);     // this rank's part of a loaded checkpoint
   void gather(TrainState& st);            // collective: the full state on world rank 0
   // One AdamW update of the owned ranges with the step's gradient (valid on them), then the ZeRO-1

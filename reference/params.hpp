@@ -1,5 +1,5 @@
-// The parameter set of the GPT-2 model: names, file shapes (DESIGN.md) and where each tensor lives in the
-// trainer's flat buffers.
+// The parameter set of the GPT-2 model: names, file shapes (docs/design.md, "Model semantics") and where
+// each tensor lives in the trainer's flat buffers.
 //
 // The flat buffer holds the tensors in this order: wte, wpe, then for each block ln1.weight, ln1.bias,
 // attn.qkv.weight, attn.qkv.bias, attn.proj.weight, attn.proj.bias, ln2.weight, ln2.bias, mlp.fc.weight,

@@ -1,5 +1,5 @@
-// Per-run results in HDF5 (DESIGN.md): /runs/<run-id> with the run's definition and provenance as
-// attributes and one dataset per per-step quantity. The sweep merges such files into one.
+// Per-run results in HDF5 (docs/hdf5-schema.md, "Results"): /runs/<run-id> with the run's definition and
+// provenance as attributes and one dataset per per-step quantity. The sweep merges such files into one.
 #pragma once
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
 // Everything that defines a training run. The micro-batch count and size are part of the run's definition:
-// layouts are only compared at equal values (DESIGN.md, canonical order rule 1).
+// layouts are only compared at equal values (docs/design.md, canonical order rule 1).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -63,7 +63,8 @@ struct TrainConfig {
 };
 
 // Refuses configurations that cannot run, naming the problem (parity::Error): bad dimensions, and in exact
-// mode the layouts that cannot reproduce the single-device bits (DESIGN.md, "Supported layouts").
+// mode the layouts that cannot reproduce the single-device bits (docs/design.md, "Supported layouts in exact
+// mode").
 void validate(const TrainConfig& c);
 
 // Learning rate for 0-based step s: linear warm-up over `warmup` steps, then cosine decay to lr*lr_min_frac.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A plain GPT-2 trainer in PyTorch: the peer that parity's throughput is measured against.
 
-Same semantics as parity's reference trainer (../../../shared/DESIGN.md, docs/design.md): learned token and
+Same semantics as parity's reference trainer (docs/design.md, "Model semantics"): learned token and
 position embeddings; pre-LN blocks (LN -> causal multi-head attention with a fused qkv linear and an output
 projection -> residual; LN -> MLP C->4C, GELU (tanh approximation), 4C->C -> residual); final LN; LM head tied
 to the token embedding; mean cross-entropy over all B*T positions; AdamW (betas 0.9/0.95, eps 1e-8, weight

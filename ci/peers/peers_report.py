@@ -18,9 +18,9 @@ import h5py
 import numpy as np
 
 SHAPE = {"batch": 4, "seq": 256, "layers": 4, "channels": 256, "heads": 4, "vocab": 8192}
-PEAK_PER_CORE = 220.0  # GFLOP/s, fp32 FMA, AVX-512 (../shared/ANCHORS.md)
-LLMC_SOURCE = ("llm.c train_gpt2.c (CPU, -Ofast -march=native -fopenmp), random weights; quoted from "
-               "../shared/ANCHORS.md, not rerun")
+PEAK_PER_CORE = 220.0  # GFLOP/s, fp32 FMA, AVX-512; the build machine's figure (kernels/bench/ceilings.hpp)
+LLMC_SOURCE = ("llm.c train_gpt2.c (CPU, -Ofast -march=native -fopenmp), random weights; reported for the "
+               "earlier build machine, not rerun here")
 LLMC = {1: 604.0, 2: 919.0}  # tokens/s by cores (threads)
 
 

@@ -5,7 +5,7 @@
 //   build/kernels/bench/bench_memory --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 // Counts bytes as STREAM does (copy and scale 2 words per element, add and triad 3; write-allocate traffic
 // not counted), in GB/s = 1e9 B/s. Counter of_ceiling: the fraction of the triad ceiling of
-// kernels/bench/ceilings.hpp (ANCHORS.md: ~30 GB/s per core) times the number of threads — the memory
+// kernels/bench/ceilings.hpp (~30 GB/s per core) times the number of threads — the memory
 // ceiling bench_kernels measures its memory-bound kernels against (override with PARITY_PEAK_GBS, GB/s per
 // core, as there). Wall-clock time: the rates of the two-thread runs are totals over both threads.
 // After the usual table, prints a summary (medians if repeated).

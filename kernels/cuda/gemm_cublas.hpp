@@ -1,5 +1,5 @@
 // Fast-mode GEMMs on the GPU through cuBLAS: the three forms of kernels/gemm.hpp, with fp32, bf16 or fp16
-// operands and fp32 accumulation and output (DESIGN.md, "Mixed precision"; docs/gpu.md).
+// operands and fp32 accumulation and output (docs/numerics.md, "Precisions"; docs/gpu.md).
 //
 //   xwt:  Y[N,O]  = X[N,K] · W[O,K]^T, then Y += bias[o] if bias != nullptr (after the reduction)
 //   dyw:  dX[N,K] = dY[N,O] · W[O,K]

@@ -43,7 +43,7 @@
 
 namespace {
 
-// Ceilings of one core of the build machine (kernels/bench/ceilings.hpp, from /work/shared/ANCHORS.md):
+// Ceilings of one core of the build machine (kernels/bench/ceilings.hpp, the project's recorded figures):
 // fp32 FMA peak per core, memory triad on one core. Override with the environment variables
 // PARITY_PEAK_GFLOPS and PARITY_PEAK_GBS (e.g. on another machine, or against 2 cores).
 constexpr double kPeakGFlops = parity::bench::kFp32PeakFlopsPerCore * 1e-9;
@@ -145,7 +145,7 @@ void bm_layernorm_bwd(benchmark::State& state, Shape s) {
 
 // ---------------------------------------------------------------------------------------------- attention
 
-// Flops: q.k and att.v, 2*hs each per causal pair, T(T+1)/2 pairs per head (the brief's 4*S*H*T*T/2*hs);
+// Flops: q.k and att.v, 2*hs each per causal pair, T(T+1)/2 pairs per head (≈ 4*S*H*T*T/2*hs for T ≫ 1);
 // the softmax's few flops per pair are left out.
 double attention_pairs(const Shape& s) { return double(kSeqs) * s.m.H * s.m.T * (s.m.T + 1) / 2.0; }
 

@@ -4,13 +4,13 @@
 //   OPENBLAS_NUM_THREADS=1 build/kernels/bench/bench_train \
 //       --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 // Reports tokens/s and MFU, the model FLOPs (FLOPs/token = 6*N + 12*L*T*C, N = ModelConfig::flops_params())
-// as a fraction of the single-core fp32 peak (kPeakGFlops, from /work/shared/ANCHORS.md; override with the
+// as a fraction of the single-core fp32 peak (kPeakGFlops, kernels/bench/ceilings.hpp; override with the
 // environment variable PARITY_PEAK_GFLOPS). Rates are per CPU second (steadier than wall time on a shared
 // machine; equal to it when the process runs alone on its core, and only valid single-threaded).
 // Left out of the step, as small next to it: the global gradient norm and clipping (clip factor 1 here),
 // the learning-rate schedule and the canonical tree over the micro-batch losses (a plain sum here).
 // After the usual table, prints a summary: tokens/s and MFU per preset and numerics (medians if repeated).
-// Fast numerics calls OpenBLAS: its AVX-512 sgemm needs OPENBLAS_CORETYPE unset (ANCHORS.md); with the
+// Fast numerics calls OpenBLAS: its AVX-512 sgemm needs OPENBLAS_CORETYPE unset (docs/peers.md); with the
 // environment's OPENBLAS_CORETYPE=Haswell, fast runs slower than exact.
 #include <Kokkos_Core.hpp>
 #include <benchmark/benchmark.h>
@@ -40,7 +40,7 @@ namespace {
 
 using parity::Numerics;
 
-// fp32 FMA peak of one core of the build machine (kernels/bench/ceilings.hpp, from /work/shared/ANCHORS.md).
+// fp32 FMA peak of one core of the build machine (kernels/bench/ceilings.hpp: the project's recorded figure).
 // Override with PARITY_PEAK_GFLOPS.
 constexpr double kPeakGFlops = parity::bench::kFp32PeakFlopsPerCore * 1e-9;
 

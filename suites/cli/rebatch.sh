@@ -3,7 +3,7 @@
 # same training run up to rounding (1 device, fp32, exact, tiny, 3 steps): the per-step loss and gradient
 # norm in the --results files agree within a relative 1e-5.
 #
-# Why not bitwise: m and b are part of a run's definition (DESIGN.md, canonical order rule 1). The rows a
+# Why not bitwise: m and b are part of a run's definition (docs/design.md, canonical order rule 1). The rows a
 # step reads do not depend on the cut (row r of micro-batch i is global row (s*m + i)*b + r), but the
 # reduction trees do: a sum over a micro-batch's rows is 32-row blocks (sequential inside) and a pairwise
 # tree, then a tree over micro-batches. Where a micro-batch's sum is a whole power-of-two number of blocks

@@ -3,7 +3,7 @@
 #
 # parity (fp32, exact) writes its weights before a step (a checkpoint) and that step's gradient dump (the
 # batch, the loss, every gradient before clipping); suites/torch/gpt2_fp64.py, a GPT-2 written from the
-# model semantics of DESIGN.md in PyTorch float64 with autograd, recomputes the loss and every gradient
+# model semantics of docs/design.md in PyTorch float64 with autograd, recomputes the loss and every gradient
 # from them and requires loss rel. error < 1e-6 and per-tensor max|diff|/max|ref| < 1e-5 (the tolerances
 # are justified there). It also checks, on every case, that it refuses a copy of the dump with one gradient
 # scaled by 1.001. Cases (tiny, fp32 exact, m = 2 micro-batches of b = 2 so the micro-batch tree is used):

@@ -8,9 +8,9 @@ mean loss and the gradient of every parameter in float64 with PyTorch autograd, 
   loss:      |loss_parity - loss_ref| / |loss_ref|                 < LOSS_TOL
   gradients: max|g_parity - g_ref| / max|g_ref|, for every tensor  < GRAD_TOL
 
-The model is written here from the semantics of ../../../shared/DESIGN.md ("Model semantics") and
-docs/design.md, not from parity's code (parity's backward is by hand; here it is autograd, and every
-forward formula is spelled out rather than taken from torch.nn):
+The model is written here from the semantics of docs/design.md ("Model semantics"), not from parity's
+code (parity's backward is by hand; here it is autograd, and every forward formula is spelled out rather
+than taken from torch.nn):
 
   x = wte[token] + wpe[position]
   per block: x += attn(ln1(x)); x += mlp(ln2(x))

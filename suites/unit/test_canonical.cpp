@@ -1,4 +1,4 @@
-// The canonical reduction order (kernels/canonical.hpp, DESIGN.md "The canonical order"):
+// The canonical reduction order (kernels/canonical.hpp; docs/design.md, "The canonical order, rule by rule"):
 //   - tree_reduce has exactly the documented shape (split at ceil(n/2), left + right);
 //   - the streaming forms (tree_merge_counts, TreeAccumulator, VecTree, tree_reduce_inplace) give the same bits;
 //   - the split property that data/tensor parallelism rely on: cutting a reduction into 2^j equal contiguous

@@ -1,5 +1,5 @@
 // The GPT-2 layer kernels against independent fp64 implementations written here from the formulas in the
-// headers and DESIGN.md:
+// headers and docs/design.md ("Model semantics"):
 //   (a) forward within float rounding of the fp64 forward;
 //   (b) every gradient the kernel produces within float rounding of the fp64 analytic backward, and the
 //       fp64 analytic backward (hence the kernel) against central finite differences of the fp64 forward of
