@@ -4,30 +4,30 @@
 
 #include "harness/commands.hpp"
 #include "reference/numerics_bound.hpp"
+#include "reference/run_definition.hpp"
 
 namespace parity::cli {
 
 Command add_bound(CLI::App& parent) {
+  // The model and batch flags are the run definition's (reference/run_definition.hpp): same names, ranges
+  // and messages as parity train's, applied in the table's order (the preset before its overrides).
   struct Opts {
-    std::string model = "tiny", precision = "fp32";
-    long b = 4, L = 0, C = 0, T = 0, V = 0;
+    std::vector<std::pair<const RunField*, std::string>> given;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* app = parent.add_subcommand("bound", "print the bound on fast numerics' difference from exact (docs/numerics.md)");
-  app->add_option("--model", o->model, "model preset")->capture_default_str();
-  app->add_option("--layers", o->L, "override L");
-  app->add_option("--channels", o->C, "override C");
-  app->add_option("--seq-len", o->T, "override T");
-  app->add_option("--vocab", o->V, "override V");
-  app->add_option("--micro-batch-size", o->b, "sequences per micro-batch")->capture_default_str();
-  app->add_option("--precision", o->precision, "fp32, bf16 or fp16")->capture_default_str();
+  for (const char* key : {"model", "layers", "channels", "heads", "seq_len", "vocab", "micro_batch_size", "precision"}) {
+    const RunField* f = find_field(key);
+    app->add_option_function<std::string>(
+        f->flag, [o, f](const std::string& v) { o->given.emplace_back(f, v); }, f->help);
+  }
   return {app, [o]() {
-            ModelConfig m = model_preset(o->model);
-            if (o->L) m.L = o->L;
-            if (o->C) m.C = o->C;
-            if (o->T) m.T = o->T;
-            if (o->V) m.V = o->V;
-            const FastModeBound b = fast_mode_bound(m, o->b, parse_precision(o->precision));
+            TrainConfig c;
+            for (const RunField& f : run_fields())  // table order, whatever the command line's
+              for (const auto& [g, v] : o->given)
+                if (g == &f) f.set(c, v);
+            validate(c.model);
+            const FastModeBound b = fast_mode_bound(c.model, c.micro_batch_size, c.precision);
             std::printf("grad_rel %.6g\nloss_rel_step %.6g\nrho %.6g\nper_stage %.6g\n", b.grad_rel, b.loss_rel_step,
                         b.rho, b.per_stage);
             return 0;

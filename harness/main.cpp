@@ -50,7 +50,20 @@ int main(int argc, char** argv) {
   std::vector<parity::cli::Command> commands{parity::cli::add_train(app), parity::cli::add_bound(app)};
   for (auto add : {parity::cli::add_compare, parity::cli::add_report}) commands.push_back(add(app));
   commands.push_back(parity::cli::add_sweep(app));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // The parser's own words, in parity's form: one "parity: error:" line and where to look.
+    std::string where = "parity --help";
+    for (auto& cmd : commands)
+      if (cmd.app->parsed()) where = "parity " + cmd.app->get_name() + " --help";
+    std::fprintf(stderr, "parity: error: %s (see %s)\n", e.what(), where.c_str());
+    return 2;
+  }
 
   bool runtime = false;
   for (auto& cmd : commands) runtime |= cmd.app->parsed() && cmd.needs_runtime;

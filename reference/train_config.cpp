@@ -7,6 +7,8 @@
 
 namespace parity {
 
+static void check_outputs(const TrainConfig& c);
+
 void validate(const TrainConfig& c) {
   validate(c.model);
   auto need = [](bool ok, const std::string& what) {
@@ -50,10 +52,29 @@ void validate(const TrainConfig& c) {
   need(c.dump_grads.empty() || (c.dump_step >= 1 && c.dump_step <= c.steps),
        "--dump-grads needs --dump-step K with 1 <= K <= --steps");
   need(c.dump_step == 0 || !c.dump_grads.empty(), "--dump-step needs --dump-grads FILE");
-  // Fail before training, not after it, when an output cannot be written.
+  check_outputs(c);
+}
+
+// Fail before training, not after it, when an output cannot be written, and when two outputs name one file
+// (the second write would replace the first: a checkpoint lost behind the results, say).
+static void check_outputs(const TrainConfig& c) {
+  namespace fs = std::filesystem;
+  const std::vector<std::pair<const char*, const std::string*>> outs = {
+      {"--results", &c.results}, {"--checkpoint-out", &c.checkpoint_out}, {"--dump-grads", &c.dump_grads}};
+  for (size_t i = 0; i < outs.size(); ++i)
+    for (size_t j = i + 1; j < outs.size(); ++j) {
+      const std::string& a = *outs[i].second;
+      const std::string& b = *outs[j].second;
+      std::error_code ea, eb;
+      if (a.empty() || b.empty() || fs::weakly_canonical(fs::absolute(a), ea) != fs::weakly_canonical(fs::absolute(b), eb)) continue;
+      throw Error(std::string(outs[i].first) + " and " + outs[j].first + " name the same file " + a +
+                  ": one would replace the other; give each output its own path");
+    }
+  auto need = [](bool ok, const std::string& what) {
+    if (!ok) throw Error(what);
+  };
   for (const std::string* out : {&c.results, &c.checkpoint_out, &c.dump_grads}) {
     if (out->empty()) continue;
-    namespace fs = std::filesystem;
     const fs::path dir = fs::path(*out).parent_path().empty() ? fs::path(".") : fs::path(*out).parent_path();
     std::error_code ec;
     need(fs::is_directory(dir, ec), "cannot write " + *out + ": directory " + dir.string() + " does not exist");

@@ -110,6 +110,24 @@ mkdir "$WORK/a-directory"
 expect_refused checkpoint_onto_directory "a-directory: it is a directory" --outputs -- \
   --steps 1 --quiet --checkpoint-out "$WORK/a-directory"
 [[ -z "$(ls -A "$WORK/a-directory")" ]] || fail "checkpoint_onto_directory: wrote into the directory"
+expect_refused two_outputs_one_file "--results and --checkpoint-out name the same file" --outputs -- \
+  --steps 1 --quiet --results "$WORK/same.h5" --checkpoint-out "$WORK/./same.h5"
+[[ ! -e "$WORK/same.h5" ]] || fail "two_outputs_one_file: $WORK/same.h5 was written"
+
+# --- other commands ----------------------------------------------------------------------------------------
+
+check "a flag parity does not know: the parser's words as one 'parity: error:' line, exit 2"
+run_parity unknown.out unknown.err train --steps 1 --no-such-flag 3
+[[ $RC -eq 2 ]] || { show_file stderr unknown.err; fail "unknown flag: exit status $RC, expected 2"; }
+grep -q "^parity: error: .*--no-such-flag.*(see parity train --help)" unknown.err || { show_file stderr unknown.err; fail "unknown flag: unclear message"; }
+pass "$(head -n 1 unknown.err)"
+check "parity bound takes the run definition's ranges: --layers -1 and --channels 100 are refused"
+run_parity bound1.out bound1.err bound --layers -1
+[[ $RC -eq 1 ]] && grep -q "^parity: error: --layers must be a whole number in \[1, " bound1.err || { show_file stderr bound1.err; fail "bound --layers -1: exit $RC"; }
+[[ ! -s bound1.out ]] || { show_file stdout bound1.out; fail "bound --layers -1 printed a bound"; }
+run_parity bound2.out bound2.err bound --channels 100
+[[ $RC -eq 1 ]] && grep -q "must be a multiple of 32" bound2.err || { show_file stderr bound2.err; fail "bound --channels 100: exit $RC"; }
+pass "$(head -n 1 bound1.err); $(head -n 1 bound2.err)"
 
 # --- divergence -----------------------------------------------------------------------------------------
 
