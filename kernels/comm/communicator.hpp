@@ -1,6 +1,6 @@
 // The communication layer: one interface, an MPI implementation and a single-process one.
 //
-// Numerics (DESIGN.md, canonical order rule 5). In `exact` mode a sum over ranks is the pairwise tree over
+// Numerics (docs/design.md, canonical order rule 5). In `exact` mode a sum over ranks is the pairwise tree over
 // rank index — parity::tree_reduce over the ranks' values, split at ceil(p/2), left + right — so every rank
 // gets the same bits, whatever order messages arrive in, and the result equals what one process computing
 // the tree over all ranks' inputs gets. It is built from collectives whose data movement is fixed: the exact
