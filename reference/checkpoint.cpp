@@ -1,5 +1,7 @@
 #include "reference/checkpoint.hpp"
 
+#include <cmath>
+
 #include <filesystem>
 
 #include "kernels/error.hpp"
@@ -27,6 +29,15 @@ void read_tensors(const H5Reader& r, const std::string& path, const std::string&
     if (!r.has(name)) throw Error("checkpoint " + path + " lacks " + name);
     if (r.dims(name) != dims_of(t)) throw Error("checkpoint " + path + ": " + name + " has the wrong shape");
     const std::vector<float> buf = r.read_float(name);
+    // A moment or weight that is not finite (or a negative second moment) would poison every later step: it
+    // is refused by name instead of resumed from.
+    const bool second_moment = group == "/adam/v/";
+    for (size_t i = 0; i < buf.size(); ++i)
+      if (!std::isfinite(buf[i]) || (second_moment && buf[i] < 0))
+        throw Error("checkpoint " + path + ": " + name + " holds " +
+                    (std::isnan(buf[i]) ? std::string("NaN") : std::isinf(buf[i]) ? std::string("an infinity")
+                                                                                   : std::string("a negative value")) +
+                    " at flat index " + std::to_string(i) + "; refusing to resume from it");
     layout.from_file(t, buf.data(), flat + t.offset);
   }
 }

@@ -302,6 +302,16 @@ std::unique_ptr<TokenSource> make_token_source(const std::string& spec, uint64_t
   int32_t magic = 0;
   if (bytes.size() >= sizeof magic) std::memcpy(&magic, bytes.data(), sizeof magic);
   if (magic == kLlmcMagic) return std::make_unique<LlmcSource>(spec, bytes);
+  // A file that says it is something else is not trained on as text: a .bin name promises llm.c tokens, an
+  // HDF5 signature a checkpoint or results file given as --data by mistake.
+  const bool bin = spec.size() >= 4 && spec.compare(spec.size() - 4, 4, ".bin") == 0;
+  if (bin)
+    throw Error("data file " + spec + " is named .bin but does not start with the llm.c token-file magic " +
+                std::to_string(kLlmcMagic) + " (it starts with " + std::to_string(magic) +
+                "); to train on its bytes as text, give it another extension");
+  static const uint8_t kHdf5Signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kHdf5Signature, 8) == 0)
+    throw Error("data file " + spec + " is an HDF5 file (a checkpoint or results file?), not text or llm.c tokens");
   return std::make_unique<TextSource>(spec, std::move(bytes));
 }
 

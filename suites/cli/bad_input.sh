@@ -114,6 +114,29 @@ expect_refused two_outputs_one_file "--results and --checkpoint-out name the sam
   --steps 1 --quiet --results "$WORK/same.h5" --checkpoint-out "$WORK/./same.h5"
 [[ ! -e "$WORK/same.h5" ]] || fail "two_outputs_one_file: $WORK/same.h5 was written"
 
+head -c 4096 /dev/urandom > "$WORK/not-tokens.bin"
+printf 'abcd' | dd of="$WORK/not-tokens.bin" conv=notrunc status=none
+expect_refused bin_without_magic "named .bin but does not start with the llm.c token-file magic 20240520" -- \
+  --data "$WORK/not-tokens.bin" --steps 1
+expect_refused hdf5_as_data "is an HDF5 file" -- --data "$WORK/results.h5" --steps 1
+
+PY="${PARITY_TORCH_PYTHON:-/usr/bin/python3}"  # Debian's, where python3-h5py installs
+if "$PY" -c "import h5py" 2>/dev/null; then
+  train_ok nanck --steps 1 --quiet --checkpoint-out "$WORK/nan.h5"
+  "$PY" - "$WORK/nan.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    v = f["/adam/v/blocks.1.mlp.fc.weight"]
+    x = v[...]
+    x.flat[17] = float("nan")
+    v[...] = x
+PY
+  expect_refused resume_nan_moment "/adam/v/blocks.1.mlp.fc.weight holds NaN at flat index 17" -- \
+    --resume "$WORK/nan.h5" --steps 2
+else
+  echo "[$SCRIPT_NAME] no python3-h5py: the NaN-in-a-checkpoint case is skipped"
+fi
+
 # --- other commands ----------------------------------------------------------------------------------------
 
 check "a flag parity does not know: the parser's words as one 'parity: error:' line, exit 2"
