@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "kernels/error.hpp"
+#include "reference/memory_estimate.hpp"
 
 namespace parity {
 
@@ -52,6 +53,7 @@ void validate(const TrainConfig& c) {
   need(c.dump_grads.empty() || (c.dump_step >= 1 && c.dump_step <= c.steps),
        "--dump-grads needs --dump-step K with 1 <= K <= --steps");
   need(c.dump_step == 0 || !c.dump_grads.empty(), "--dump-step needs --dump-grads FILE");
+  check_memory(c);
   check_outputs(c);
 }
 

@@ -58,6 +58,8 @@ expect_refused heads_not_dividing "C=128 is not divisible by heads H=3" -- --hea
 expect_refused micro_batches_not_pow2 "--micro-batches 3 is not a power of two" -- --micro-batches 3 --steps 1
 expect_refused zero_steps "--steps must be a whole number in \\[1, " -- --steps 0
 expect_refused unknown_precision "--precision must be one of fp32, bf16, fp16, got 'fp8'" -- --precision fp8 --steps 1
+expect_refused too_large_for_memory "this run needs at least .* GiB per rank .* more than this machine's" -- \
+  --channels 262144 --heads 4 --steps 1
 expect_refused dump_step_out_of_range "--dump-step" -- --steps 2 --dump-grads "$WORK/g.h5" --dump-step 3
 no_leftovers "dump_step_out_of_range" "$WORK/g.h5"
 
